@@ -1,1 +1,107 @@
-fn main() {}
+//! The `collab-server` binary: serve (the default) or mint a token.
+
+use clap::{Parser, Subcommand};
+use weft_collab_server::keys::Keys;
+use weft_collab_server::{Config, run};
+use weft_protocol::{CollabClaims, Permission};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "collab-server",
+    version,
+    about = "Weft collab-server: y-websocket compatible Yjs document server"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    config: Config,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print a collab token for DOC (and nothing else on stdout), signed with the configured
+    /// private key (generated into the data folder on first use).
+    Token {
+        /// The document the token opens.
+        doc: String,
+        /// Grant read-only access instead of write access.
+        #[arg(long)]
+        read_only: bool,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl: u64,
+        /// Subject (user id) to put in the token.
+        #[arg(long, default_value = "cli")]
+        sub: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Token {
+            doc,
+            read_only,
+            ttl,
+            sub,
+        }) => {
+            weft_collab_server::doc_name::validate(&doc)?;
+            let keys = Keys::load(&cli.config.keys)?;
+            let perm = if read_only {
+                Permission::Read
+            } else {
+                Permission::Write
+            };
+            let token = keys
+                .issuer()?
+                .sign(&CollabClaims::new(sub, doc, perm, ttl))?;
+            println!("{token}");
+            Ok(())
+        }
+        None => {
+            let listener = tokio::net::TcpListener::bind(cli.config.listen).await?;
+            let addr = listener.local_addr()?;
+            println!("Weft collab-server listening on http://{addr}");
+            println!("  WebSocket endpoint: ws://{addr}/ws/<doc>?token=<token>");
+            println!("  mint a token:       cargo run --release -- token <doc>");
+            run(listener, cli.config, shutdown_signal()).await?;
+            Ok(())
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

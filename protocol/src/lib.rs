@@ -15,7 +15,8 @@ pub use awareness::{decode_awareness, decode_update};
 pub use message::{DecodeError, Message};
 pub use reader::{FrameReader, decode_frame};
 pub use token::{
-    CollabClaims, KeyPairPem, Permission, TokenError, TokenIssuer, TokenVerifier, generate_key_pair,
+    CollabClaims, KeyPairPem, Permission, TokenError, TokenIssuer, TokenVerifier,
+    generate_key_pair, public_pem_from_private,
 };
 
 /// Re-exported so dependants use exactly the yrs this protocol was built on.

@@ -195,3 +195,22 @@ pub fn unix_now() -> u64 {
         .map(|d| d.as_secs())
         .unwrap_or(0)
 }
+
+/// Derives the SPKI PEM public key that belongs to a PKCS#8 PEM Ed25519 private key.
+pub fn public_pem_from_private(private_pem: &str) -> Result<String, TokenError> {
+    use ed25519_dalek::pkcs8::DecodePrivateKey;
+    let signing = ed25519_dalek::SigningKey::from_pkcs8_pem(private_pem)
+        .map_err(|e| TokenError::BadKey(e.to_string()))?;
+    signing
+        .verifying_key()
+        .to_public_key_pem(LineEnding::LF)
+        .map_err(|e| TokenError::BadKey(e.to_string()))
+}
+
+/// Milliseconds since the Unix epoch, the clock yrs awareness stamps its states with.
+pub fn unix_now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}

@@ -162,6 +162,15 @@ async function writer (c, runId, stats) {
 
 const countTildes = (s) => s.split('~').length - 1
 
+// JSON with object keys sorted. A late joiner's state comes from the server's yrs document,
+// and yrs does not keep the insertion order of object keys, so compare values, not key order.
+function canonical (value) {
+  return JSON.stringify(value, (_k, v) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]]))
+      : v)
+}
+
 async function main () {
   if (!WS_URL || !DOC) throw new Error('WS_URL and DOC must be set')
   if (!(TIMEOUT_MS > 0)) throw new Error('TIMEOUT_MS must be a positive number')
@@ -189,10 +198,10 @@ async function main () {
   // d. convergence + awareness
   await waitFor('A, B, C to converge', () => {
     const t = A.text.toString()
-    const l = JSON.stringify(A.list.toJSON())
+    const l = canonical(A.list.toJSON())
     for (const c of [B, C]) {
       if (c.text.toString() !== t) return `${c.name}.content differs from A (${c.text.length} vs ${t.length} chars)`
-      if (JSON.stringify(c.list.toJSON()) !== l) return `${c.name}.list differs from A (${c.list.length} vs ${A.list.length} items)`
+      if (canonical(c.list.toJSON()) !== l) return `${c.name}.list differs from A (${c.list.length} vs ${A.list.length} items)`
     }
     const missing = stats.markers.filter((m) => !t.includes(m))
     if (missing.length > 0) return `${missing.length} markers missing, e.g. ${missing[0]}`
@@ -219,7 +228,7 @@ async function main () {
   await waitFor('D to sync', () => D.provider.synced || 'D not synced')
   await waitFor('D to match A', () => {
     if (D.text.toString() !== A.text.toString()) return `D.content differs (${D.text.length} vs ${A.text.length} chars)`
-    if (JSON.stringify(D.list.toJSON()) !== JSON.stringify(A.list.toJSON())) return `D.list differs (${D.list.length} vs ${A.list.length})`
+    if (canonical(D.list.toJSON()) !== canonical(A.list.toJSON())) return `D.list differs (${D.list.length} vs ${A.list.length})`
     return true
   })
   await waitFor('D to see awareness of A, B, C', () => {

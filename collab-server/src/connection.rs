@@ -1,0 +1,211 @@
+//! The life of one WebSocket connection after the upgrade.
+//!
+//! A single task per connection reads frames into its room, drains its bounded outbound queue
+//! to the socket, pings on an interval, and ends on a kick (slow reader), a protocol error,
+//! a missing pong or server shutdown, sending the close frame its reason calls for.
+
+use crate::metrics::{Metrics, ReasonLabel};
+use crate::peer::{CloseReason, ConnId, Kick, Peer};
+use crate::rooms::Rooms;
+use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket};
+use bytes::Bytes;
+use futures_util::SinkExt;
+use futures_util::stream::{SplitSink, StreamExt};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+use weft_protocol::{CollabClaims, Message};
+
+static NEXT_CONN_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Frames written before one flush, so a burst costs one syscall, not one per frame.
+const MAX_BATCH: usize = 64;
+
+/// What a connection needs from the server.
+#[derive(Debug, Clone)]
+pub struct ConnContext {
+    pub rooms: Arc<Rooms>,
+    pub metrics: Arc<Metrics>,
+    pub shutdown: CancellationToken,
+    pub outbound_queue: usize,
+    pub ping_interval: Duration,
+    pub write_timeout: Duration,
+}
+
+type Sink = SplitSink<WebSocket, WsMessage>;
+
+/// Refuses a connection whose token failed: a y-websocket "permission denied" message with the
+/// reason, then a 44xx close, before any document data.
+pub async fn refuse(socket: WebSocket, doc: String, code: u16, reason: String, ctx: ConnContext) {
+    let id = NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed);
+    let span = tracing::info_span!("conn", id, doc = %doc, sub = tracing::field::Empty);
+    async move {
+        tracing::info!(code, %reason, "connection refused");
+        let (mut sink, _stream) = socket.split();
+        let denied = Bytes::from(Message::PermissionDenied(reason.clone()).encode());
+        let close = CloseReason::Refused(code, reason);
+        let write = async {
+            sink.send(WsMessage::Binary(denied)).await?;
+            send_close(&mut sink, &close).await
+        };
+        if tokio::time::timeout(ctx.write_timeout, write)
+            .await
+            .is_err()
+        {
+            tracing::debug!("refusal not delivered in time");
+        }
+        ctx.metrics
+            .closes
+            .get_or_create(&ReasonLabel {
+                reason: close.label(),
+            })
+            .inc();
+    }
+    .instrument(span)
+    .await
+}
+
+/// Serves an authenticated connection until it ends.
+pub async fn serve(socket: WebSocket, doc: String, claims: CollabClaims, ctx: ConnContext) {
+    let id = NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed);
+    let span = tracing::info_span!("conn", id, doc = %doc, sub = %claims.sub);
+    serve_inner(socket, id, doc, claims, ctx)
+        .instrument(span)
+        .await
+}
+
+async fn serve_inner(
+    socket: WebSocket,
+    id: ConnId,
+    doc: String,
+    claims: CollabClaims,
+    ctx: ConnContext,
+) {
+    ctx.metrics.connections.inc();
+    ctx.metrics.connections_opened.inc();
+    let (tx, mut rx) = mpsc::channel::<Bytes>(ctx.outbound_queue.max(1));
+    let kick = Arc::new(Kick::default());
+    let can_write = claims.perm.can_write();
+    let room = ctx.rooms.join(&doc, id, || Peer {
+        tx: tx.clone(),
+        kick: kick.clone(),
+        can_write,
+        controlled: Default::default(),
+    });
+    drop(tx);
+    tracing::debug!(can_write, "joined");
+
+    let (mut sink, mut stream) = socket.split();
+    let mut ping = tokio::time::interval(ctx.ping_interval);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ping.tick().await;
+    let mut awaiting_pong = false;
+
+    let reason = loop {
+        tokio::select! {
+            biased;
+            _ = ctx.shutdown.cancelled() => break CloseReason::Shutdown,
+            reason = kick.fired() => break reason,
+            _ = ping.tick() => {
+                if awaiting_pong {
+                    break CloseReason::PongTimeout;
+                }
+                awaiting_pong = true;
+                let ping = sink.send(WsMessage::Ping(Bytes::new()));
+                if !matches!(tokio::time::timeout(ctx.write_timeout, ping).await, Ok(Ok(()))) {
+                    break CloseReason::WriteFailed;
+                }
+            }
+            Some(first) = rx.recv() => {
+                if let Err(reason) = write_batch(&mut sink, first, &mut rx, &ctx).await {
+                    break reason;
+                }
+            }
+            incoming = stream.next() => match incoming {
+                None => break CloseReason::ClientGone,
+                Some(Err(e)) => break classify_read_error(e),
+                Some(Ok(WsMessage::Binary(bytes))) => {
+                    ctx.metrics.bytes_in.inc_by(bytes.len() as u64);
+                    if let Err(e) = room.handle_frame(id, &bytes) {
+                        tracing::info!(error = %e, "closing connection after a bad message");
+                        break CloseReason::Malformed(e.to_string());
+                    }
+                }
+                Some(Ok(WsMessage::Text(_))) => break CloseReason::TextFrame,
+                Some(Ok(WsMessage::Pong(_))) => awaiting_pong = false,
+                Some(Ok(WsMessage::Ping(_))) => {}
+                Some(Ok(WsMessage::Close(_))) => break CloseReason::ClientClosed,
+            },
+        }
+    };
+
+    ctx.rooms.leave(room, id);
+    if reason.close_frame().is_some() {
+        let _ = tokio::time::timeout(ctx.write_timeout, send_close(&mut sink, &reason)).await;
+    }
+    tracing::debug!(reason = reason.label(), "connection closed");
+    ctx.metrics
+        .closes
+        .get_or_create(&ReasonLabel {
+            reason: reason.label(),
+        })
+        .inc();
+    ctx.metrics.connections.dec();
+}
+
+/// Writes `first` and whatever else is already queued, then flushes once.
+async fn write_batch(
+    sink: &mut Sink,
+    first: Bytes,
+    rx: &mut mpsc::Receiver<Bytes>,
+    ctx: &ConnContext,
+) -> Result<(), CloseReason> {
+    let write = async {
+        let mut n = 0usize;
+        let mut bytes = 0u64;
+        let mut next = Some(first);
+        while let Some(frame) = next.take() {
+            bytes += frame.len() as u64;
+            n += 1;
+            sink.feed(WsMessage::Binary(frame)).await?;
+            if n < MAX_BATCH {
+                next = rx.try_recv().ok();
+            }
+        }
+        sink.flush().await?;
+        Ok::<_, axum::Error>((n, bytes))
+    };
+    match tokio::time::timeout(ctx.write_timeout, write).await {
+        Ok(Ok((n, bytes))) => {
+            ctx.metrics.messages_out.inc_by(n as u64);
+            ctx.metrics.bytes_out.inc_by(bytes);
+            Ok(())
+        }
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "write failed");
+            Err(CloseReason::WriteFailed)
+        }
+        Err(_) => Err(CloseReason::WriteFailed),
+    }
+}
+
+async fn send_close(sink: &mut Sink, reason: &CloseReason) -> Result<(), axum::Error> {
+    let frame = reason.close_frame().map(|(code, reason)| CloseFrame {
+        code,
+        reason: reason.into(),
+    });
+    sink.send(WsMessage::Close(frame)).await
+}
+
+fn classify_read_error(e: axum::Error) -> CloseReason {
+    let inner = e.into_inner();
+    match inner.downcast_ref::<tungstenite::Error>() {
+        Some(tungstenite::Error::Capacity(_)) => CloseReason::TooBig,
+        Some(tungstenite::Error::Protocol(p)) => CloseReason::Malformed(p.to_string()),
+        _ => CloseReason::ClientGone,
+    }
+}

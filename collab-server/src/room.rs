@@ -1,0 +1,312 @@
+//! One open document: its yrs `Doc`, its awareness, and the connections editing it.
+//!
+//! All state sits behind one mutex that is never held across an `.await`: a connection decodes
+//! a frame outside the lock, then applies it and fans the result out to every peer's bounded
+//! queue inside it. So every peer sees a room's updates in the order the document applied them,
+//! and no slow peer can block the others.
+
+use crate::metrics::Metrics;
+use crate::peer::{ConnId, Peer};
+use bytes::Bytes;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use weft_protocol::yrs::sync::{Awareness, AwarenessUpdate};
+use weft_protocol::yrs::{ClientID, Doc, ReadTxn, StateVector, Transact, Update};
+use weft_protocol::{DecodeError, Message, decode_frame, decode_update};
+
+/// Why a frame was refused; the connection that sent it is closed, the room goes on.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    #[error("update could not be applied: {0}")]
+    Apply(String),
+}
+
+/// What the room learned from one decoded message, ready to apply under the lock.
+enum Prepared {
+    SyncStep1(StateVector),
+    /// The decoded update and the bytes the client sent, which are what peers receive.
+    Update(Update, Vec<u8>),
+    Awareness(AwarenessUpdate),
+    QueryAwareness,
+    Ignored(&'static str),
+}
+
+struct RoomState {
+    awareness: Awareness,
+    peers: HashMap<ConnId, Peer>,
+    /// Set when the registry unloads the room; a joiner that finds it set must look again.
+    closed: bool,
+}
+
+/// A loaded document and everyone connected to it.
+pub struct Room {
+    name: String,
+    state: Mutex<RoomState>,
+    metrics: Arc<Metrics>,
+}
+
+impl std::fmt::Debug for Room {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Room")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn frame(msg: &Message) -> Bytes {
+    Bytes::from(msg.encode())
+}
+
+impl Room {
+    /// An empty document named `name`.
+    pub fn new(name: String, metrics: Arc<Metrics>) -> Room {
+        let doc = Doc::new();
+        metrics.rooms.inc();
+        metrics.rooms_loaded.inc();
+        Room {
+            name,
+            state: Mutex::new(RoomState {
+                awareness: Awareness::new(doc),
+                peers: HashMap::new(),
+                closed: false,
+            }),
+            metrics,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Adds a connection and queues the handshake for it: the room's SyncStep1, then the known
+    /// awareness states (each its own frame). Returns false if the room was unloaded meanwhile.
+    pub fn attach(&self, id: ConnId, peer: Peer) -> bool {
+        let mut state = lock(&self.state);
+        if state.closed {
+            return false;
+        }
+        let sv = state.awareness.doc().transact().state_vector();
+        peer.send(frame(&Message::SyncStep1(sv)));
+        if let Some(update) = known_awareness(&state.awareness) {
+            peer.send(frame(&Message::Awareness(update)));
+        }
+        state.peers.insert(id, peer);
+        true
+    }
+
+    /// Removes a connection, broadcasting the removal of every awareness client it introduced.
+    /// Returns how many connections remain.
+    pub fn detach(&self, id: ConnId) -> usize {
+        let mut state = lock(&self.state);
+        let Some(peer) = state.peers.remove(&id) else {
+            return state.peers.len();
+        };
+        let gone: Vec<ClientID> = peer.controlled.into_iter().map(ClientID::new).collect();
+        remove_awareness(&mut state, &gone);
+        state.peers.len()
+    }
+
+    /// Marks the room unloaded if nobody is connected; the registry then forgets it.
+    pub fn close_if_idle(&self) -> bool {
+        let mut state = lock(&self.state);
+        if state.peers.is_empty() {
+            state.closed = true;
+        }
+        state.closed
+    }
+
+    pub fn connection_count(&self) -> usize {
+        lock(&self.state).peers.len()
+    }
+
+    /// Decodes, checks and applies one incoming frame from connection `from`. Nothing is applied
+    /// unless every message of the frame decodes, so a malformed frame leaves the document as
+    /// it was.
+    pub fn handle_frame(&self, from: ConnId, bytes: &[u8]) -> Result<(), FrameError> {
+        let mut prepared = Vec::new();
+        for msg in decode_frame(bytes)? {
+            prepared.push(match msg {
+                Message::SyncStep1(sv) => Prepared::SyncStep1(sv),
+                Message::SyncStep2(u) | Message::Update(u) => {
+                    Prepared::Update(decode_update(&u)?, u)
+                }
+                Message::Awareness(update) => Prepared::Awareness(update),
+                Message::QueryAwareness => Prepared::QueryAwareness,
+                Message::PermissionDenied(_) | Message::PermissionGranted => {
+                    Prepared::Ignored("auth")
+                }
+                Message::Unknown { .. } => Prepared::Ignored("unknown"),
+            });
+        }
+        let mut state = lock(&self.state);
+        for p in prepared {
+            self.apply(&mut state, from, p)?;
+        }
+        Ok(())
+    }
+
+    fn apply(&self, state: &mut RoomState, from: ConnId, msg: Prepared) -> Result<(), FrameError> {
+        let Some(can_write) = state.peers.get(&from).map(|p| p.can_write) else {
+            return Ok(());
+        };
+        let reply = |state: &RoomState, msg: Message| {
+            if let Some(peer) = state.peers.get(&from) {
+                peer.send(frame(&msg));
+            }
+        };
+        match msg {
+            Prepared::SyncStep1(sv) => {
+                self.metrics
+                    .messages_in
+                    .get_or_create(&kind("sync_step1"))
+                    .inc();
+                let diff = state.awareness.doc().transact().encode_diff_v1(&sv);
+                reply(state, Message::SyncStep2(diff));
+            }
+            Prepared::Update(update, raw) => {
+                self.metrics
+                    .messages_in
+                    .get_or_create(&kind("update"))
+                    .inc();
+                if !can_write {
+                    self.metrics.writes_dropped.inc();
+                    return Ok(());
+                }
+                let relay = {
+                    let doc = state.awareness.doc();
+                    let mut txn = doc.transact_mut();
+                    txn.apply_update(update)
+                        .map_err(|e| FrameError::Apply(e.to_string()))?;
+                    // Relay what changed the document, or what it could not integrate yet
+                    // (peers may hold the missing part); skip pure no-ops such as a SyncStep2
+                    // that only repeats known content.
+                    !txn.insert_set().is_empty()
+                        || !txn.delete_set().is_empty()
+                        || txn.has_missing_updates()
+                };
+                if relay {
+                    // The client's own bytes, not a re-encoding: yrs keeps map content in a
+                    // HashMap, so re-encoding would reorder the keys of JSON objects.
+                    broadcast(&state.peers, frame(&Message::Update(raw)), Some(from));
+                }
+            }
+            Prepared::Awareness(update) => {
+                self.metrics
+                    .messages_in
+                    .get_or_create(&kind("awareness"))
+                    .inc();
+                let summary = state
+                    .awareness
+                    .apply_update_summary(update)
+                    .map_err(|e| FrameError::Apply(e.to_string()))?;
+                let Some(summary) = summary else {
+                    return Ok(());
+                };
+                if let Some(peer) = state.peers.get_mut(&from) {
+                    for id in summary.added.iter().chain(&summary.updated) {
+                        peer.controlled.insert(id.get());
+                    }
+                    for id in &summary.removed {
+                        peer.controlled.remove(&id.get());
+                    }
+                }
+                let changed = summary.all_changes();
+                if let Ok(update) = state.awareness.update_with_clients(changed) {
+                    // Echoed to the sender too: a lone editor hears its own presence and so
+                    // does not time out and reconnect.
+                    broadcast(&state.peers, frame(&Message::Awareness(update)), None);
+                }
+            }
+            Prepared::QueryAwareness => {
+                self.metrics
+                    .messages_in
+                    .get_or_create(&kind("query_awareness"))
+                    .inc();
+                if let Some(update) = known_awareness(&state.awareness) {
+                    reply(state, Message::Awareness(update));
+                }
+            }
+            Prepared::Ignored(what) => {
+                self.metrics.messages_in.get_or_create(&kind(what)).inc();
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes awareness states not renewed within `timeout_ms` and tells everyone.
+    pub fn sweep_awareness(&self, now_ms: u64, timeout_ms: u64) {
+        let mut state = lock(&self.state);
+        let stale: Vec<ClientID> = state
+            .awareness
+            .iter()
+            .filter(|(_, s)| {
+                s.data.is_some() && now_ms.saturating_sub(s.last_updated) >= timeout_ms
+            })
+            .map(|(id, _)| id)
+            .collect();
+        if stale.is_empty() {
+            return;
+        }
+        for peer in state.peers.values_mut() {
+            for id in &stale {
+                peer.controlled.remove(&id.get());
+            }
+        }
+        remove_awareness(&mut state, &stale);
+    }
+
+    /// The document's full state as one v1 update.
+    pub fn encode_state(&self) -> Vec<u8> {
+        let state = lock(&self.state);
+        let txn = state.awareness.doc().transact();
+        txn.encode_state_as_update_v1(&StateVector::default())
+    }
+}
+
+impl Drop for Room {
+    fn drop(&mut self) {
+        self.metrics.rooms.dec();
+    }
+}
+
+fn kind(kind: &'static str) -> crate::metrics::KindLabel {
+    crate::metrics::KindLabel { kind }
+}
+
+/// Every live awareness state, or None when there is none.
+fn known_awareness(awareness: &Awareness) -> Option<AwarenessUpdate> {
+    awareness.update().ok().filter(|u| !u.clients.is_empty())
+}
+
+/// Sets the given clients' states to null (clock + 1) and broadcasts that to every peer.
+fn remove_awareness(state: &mut RoomState, clients: &[ClientID]) {
+    let live: Vec<ClientID> = clients
+        .iter()
+        .copied()
+        .filter(|id| state.awareness.meta(*id).is_some())
+        .collect();
+    if live.is_empty() {
+        return;
+    }
+    for id in &live {
+        state.awareness.remove_state(*id);
+    }
+    if let Ok(update) = state.awareness.update_with_clients(live) {
+        broadcast(&state.peers, frame(&Message::Awareness(update)), None);
+    }
+}
+
+/// Queues one encoded frame for every peer but `except`. Encoded once, shared by reference.
+fn broadcast(peers: &HashMap<ConnId, Peer>, frame: Bytes, except: Option<ConnId>) {
+    for (id, peer) in peers {
+        if Some(*id) != except {
+            peer.send(frame.clone());
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! Starting and stopping a collab node: `run(listener, config, shutdown)`.
+//!
+//! Tests, the binary and the one-process default all go through this one entry point. Shutdown
+//! stops accepting, closes every socket with 1001 and waits (bounded) for connections to end.
+
+use crate::config::Config;
+use crate::connection::ConnContext;
+use crate::http::{AppState, router};
+use crate::keys::Keys;
+use crate::metrics::Metrics;
+use crate::rooms::Rooms;
+use std::future::Future;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("keys: {0}")]
+    Keys(#[from] crate::keys::KeyError),
+    #[error("serving: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Serves collab connections on `listener` until `shutdown` completes.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let keys = Keys::load(&config.keys)?;
+    let verifier = Arc::new(keys.verifier(config.token_leeway.as_secs())?);
+    if config.allow_anonymous {
+        tracing::warn!(
+            "--allow-anonymous is on: connections without a token get write access to any document"
+        );
+    }
+    let metrics = Arc::new(Metrics::new());
+    let cancel = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    let rooms = Arc::new(Rooms::new(
+        &config,
+        metrics.clone(),
+        tasks.clone(),
+        cancel.clone(),
+    ));
+    tasks.spawn(
+        rooms
+            .clone()
+            .sweep_awareness_forever(config.awareness_timeout),
+    );
+
+    let state = AppState {
+        conn: ConnContext {
+            rooms,
+            metrics,
+            shutdown: cancel.clone(),
+            outbound_queue: config.outbound_queue,
+            ping_interval: config.ping_interval,
+            write_timeout: config.write_timeout,
+        },
+        verifier,
+        allow_anonymous: config.allow_anonymous,
+        tasks: tasks.clone(),
+        max_message_bytes: config.max_message_bytes,
+        ws_read_buffer: config.ws_read_buffer,
+        ws_write_buffer: config.ws_write_buffer,
+    };
+    let stop = cancel.clone();
+    let result = axum::serve(listener, router(state))
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: closing connections");
+            stop.cancel();
+        })
+        .await;
+    cancel.cancel();
+    tasks.close();
+    if tokio::time::timeout(config.shutdown_timeout, tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some connections did not close in time");
+    }
+    Ok(result?)
+}
