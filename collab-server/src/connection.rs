@@ -121,7 +121,7 @@ async fn serve_inner(
                 }
             }
             Some(first) = rx.recv() => {
-                if let Err(reason) = write_batch(&mut sink, first, &mut rx, &ctx).await {
+                if let Err(reason) = write_batch(&mut sink, first, &mut rx, &ctx, &kick).await {
                     break reason;
                 }
             }
@@ -163,6 +163,7 @@ async fn write_batch(
     first: Bytes,
     rx: &mut mpsc::Receiver<Bytes>,
     ctx: &ConnContext,
+    kick: &Kick,
 ) -> Result<(), CloseReason> {
     let write = async {
         let mut n = 0usize;
@@ -179,7 +180,16 @@ async fn write_batch(
         sink.flush().await?;
         Ok::<_, axum::Error>((n, bytes))
     };
-    match tokio::time::timeout(ctx.write_timeout, write).await {
+    // A write blocked on a reader that stopped reading must not hide a kick or a shutdown.
+    // Abandoning it is safe: tungstenite keeps whole frames buffered, so the close frame sent
+    // next still follows a frame boundary.
+    let outcome = tokio::select! {
+        biased;
+        reason = kick.fired() => return Err(reason),
+        _ = ctx.shutdown.cancelled() => return Err(CloseReason::Shutdown),
+        outcome = tokio::time::timeout(ctx.write_timeout, write) => outcome,
+    };
+    match outcome {
         Ok(Ok((n, bytes))) => {
             ctx.metrics.messages_out.inc_by(n as u64);
             ctx.metrics.bytes_out.inc_by(bytes);
@@ -205,6 +215,9 @@ fn classify_read_error(e: axum::Error) -> CloseReason {
     let inner = e.into_inner();
     match inner.downcast_ref::<tungstenite::Error>() {
         Some(tungstenite::Error::Capacity(_)) => CloseReason::TooBig,
+        Some(tungstenite::Error::Protocol(
+            tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
+        )) => CloseReason::ClientGone,
         Some(tungstenite::Error::Protocol(p)) => CloseReason::Malformed(p.to_string()),
         _ => CloseReason::ClientGone,
     }

@@ -175,7 +175,10 @@ impl Room {
                     .get_or_create(&kind("update"))
                     .inc();
                 if !can_write {
-                    self.metrics.writes_dropped.inc();
+                    // A reader's handshake SyncStep2 is normally the empty update `00 00`.
+                    if raw != [0, 0] {
+                        self.metrics.writes_dropped.inc();
+                    }
                     return Ok(());
                 }
                 let relay = {

@@ -1,0 +1,142 @@
+//! Bad input closes only the connection that sent it; the room, its other clients and the
+//! document are unaffected. A reader that falls behind is closed, not waited for.
+
+use crate::support::client::state_of;
+use crate::support::{Client, TestServer};
+use std::time::Duration;
+use weft_protocol::Message;
+
+/// Two healthy clients sharing "shared text", and the URL of their document.
+async fn healthy_room(server: &TestServer, doc: &str) -> (Client, Client, String) {
+    let url = server.writer_url(doc);
+    let mut a = Client::join(&url).await;
+    a.insert(0, "shared text").await;
+    let mut b = Client::join(&url).await;
+    b.until(|c| c.text() == "shared text").await;
+    (a, b, url)
+}
+
+/// After an offender is closed, the room still relays and its state is unchanged.
+async fn room_still_works(a: &mut Client, b: &mut Client, url: &str) {
+    a.insert(0, ">").await;
+    b.until(|c| c.text() == ">shared text").await;
+    let fresh = Client::join(url).await;
+    assert_eq!(fresh.text(), ">shared text");
+}
+
+#[tokio::test]
+async fn malformed_messages_close_only_the_offender() {
+    let server = TestServer::start().await;
+    let (mut a, mut b, url) = healthy_room(&server, "malformed").await;
+
+    // A valid update followed by garbage in the same frame: nothing of it may be applied.
+    let mut sneaky = Client::join(&url).await;
+    let valid = sneaky.edit_local(|doc| {
+        use weft_protocol::yrs::{Text, Transact};
+        doc.get_or_insert_text("content")
+            .insert(&mut doc.transact_mut(), 0, "EVIL ");
+    });
+    let mut frame = Message::Update(valid).encode();
+    frame.extend([0x00, 0x07, 0xFF]);
+    sneaky.send_raw(frame).await;
+
+    let garbage: Vec<Vec<u8>> = vec![
+        vec![0x00, 0x05, 0x00],                   // unknown sync sub-type
+        vec![0x00, 0x02, 0x03, 0xFF, 0xFF, 0xFF], // an update yrs cannot decode
+        vec![0x00, 0x02, 0x40],                   // truncated
+        vec![0x01, 0x05, 0x01, 0x01, 0x01, 0x01], // awareness with a bad string
+    ];
+    let mut offenders = vec![sneaky];
+    for bytes in garbage {
+        let mut c = Client::join(&url).await;
+        c.send_raw(bytes).await;
+        offenders.push(c);
+    }
+    for mut c in offenders {
+        assert_eq!(c.close_code().await, Some(1007));
+        assert!(
+            c.closed
+                .clone()
+                .flatten()
+                .unwrap()
+                .reason
+                .starts_with("malformed message")
+        );
+    }
+    b.pump_for(Duration::from_millis(100)).await;
+    assert_eq!(b.text(), "shared text", "the document is unchanged");
+    room_still_works(&mut a, &mut b, &url).await;
+    assert_eq!(
+        server
+            .metric("weft_collab_closes_total{reason=\"malformed\"}")
+            .await,
+        5.0
+    );
+}
+
+#[tokio::test]
+async fn text_frames_and_oversize_messages_are_refused() {
+    let server = TestServer::start_with(|c| c.max_message_bytes = 64 * 1024).await;
+    let (mut a, mut b, url) = healthy_room(&server, "big").await;
+
+    let mut texter = Client::join(&url).await;
+    use futures_util::SinkExt;
+    texter
+        .ws
+        .send(tokio_tungstenite::tungstenite::Message::Text(
+            "hello".into(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(texter.close_code().await, Some(1003));
+
+    let mut big = Client::join(&url).await;
+    let huge = big.edit_local(|doc| {
+        use weft_protocol::yrs::{Text, Transact};
+        doc.get_or_insert_text("content").insert(
+            &mut doc.transact_mut(),
+            0,
+            &"x".repeat(100 * 1024),
+        );
+    });
+    big.send(Message::Update(huge)).await;
+    assert_eq!(big.close_code().await, Some(1009));
+
+    room_still_works(&mut a, &mut b, &url).await;
+}
+
+#[tokio::test]
+async fn a_slow_reader_is_closed_while_others_keep_receiving() {
+    let server = TestServer::start_with(|c| c.outbound_queue = 16).await;
+    let url = server.writer_url("slow");
+    let mut writer = Client::join(&url).await;
+    let mut fast = Client::join(&url).await;
+    let mut slow = Client::join(&url).await;
+
+    // The fast reader reads in its own task; the slow one stops reading entirely.
+    let fast_task = tokio::spawn(async move {
+        fast.until(|c| c.updates_received >= 200).await;
+        fast
+    });
+    let chunk = "y".repeat(64 * 1024);
+    for i in 0..200u32 {
+        writer.insert(i, &chunk).await;
+    }
+    let fast = fast_task.await.unwrap();
+    assert_eq!(fast.text().len(), 200 * chunk.len());
+    // Once it drains its socket it finds the close frame; reconnecting resyncs it.
+    assert_eq!(slow.close_code().await, Some(1013));
+    assert!(
+        slow.updates_received < 200,
+        "the slow reader was cut off before the end"
+    );
+    assert_eq!(
+        server
+            .metric("weft_collab_closes_total{reason=\"slow_reader\"}")
+            .await,
+        1.0
+    );
+    let again = Client::join(&url).await;
+    assert_eq!(again.text().len(), 200 * chunk.len());
+    assert_eq!(state_of(&again.doc).len(), state_of(&fast.doc).len());
+}

@@ -1,0 +1,11 @@
+//! collab-server integration tests: the real server on port 0, real WebSockets, a yrs client,
+//! and the real npm y-websocket client.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod auth;
+mod awareness;
+mod hostile;
+mod interop;
+mod lifecycle;
+mod support;
+mod sync;
