@@ -1,1 +1,118 @@
-fn main() {}
+//! The `loadtest` binary: command-line front end of the load tester's library.
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use weft_loadtest::{Collect, Trace, new_doc, replay_into_text, traces_dir};
+use yrs::{GetString, Text, Transact};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "loadtest",
+    version,
+    about = "Drive Yjs servers with real editing traces"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Replay a trace into an in-process yrs document and check it converges to endContent.
+    ReplayLocal {
+        /// Trace file; a bare name is looked up in the traces folder too.
+        #[arg(long)]
+        trace: PathBuf,
+        /// Also encode every transaction's v1 update (what a client would send).
+        #[arg(long)]
+        collect_updates: bool,
+    },
+    /// Hold N synced connections to a y-websocket server and report its memory per connection.
+    Idle(weft_loadtest::measure::idle::IdleArgs),
+    /// K clients in one room all editing: updates per second the room delivers.
+    Relay(weft_loadtest::measure::relay::RelayArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::ReplayLocal {
+            trace,
+            collect_updates,
+        } => replay_local(&resolve(&trace), collect_updates),
+        Command::Idle(args) => {
+            print_json(runtime()?.block_on(weft_loadtest::measure::idle::run(args))?)
+        }
+        Command::Relay(args) => {
+            print_json(runtime()?.block_on(weft_loadtest::measure::relay::run(args))?)
+        }
+    }
+}
+
+fn resolve(trace: &Path) -> PathBuf {
+    if trace.exists() || trace.is_absolute() {
+        return trace.to_owned();
+    }
+    let in_traces = traces_dir().join(trace);
+    if in_traces.exists() {
+        in_traces
+    } else {
+        trace.to_owned()
+    }
+}
+
+fn replay_local(path: &Path, collect_updates: bool) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let trace = Trace::load(path)?;
+    let loaded = started.elapsed();
+    println!("trace     {}", path.display());
+    println!("load      {:.3}s", loaded.as_secs_f64());
+
+    let collect = if collect_updates {
+        Collect::UpdatesV1
+    } else {
+        Collect::Nothing
+    };
+    let doc = new_doc();
+    let started = Instant::now();
+    let replayed = replay_into_text(&trace, &doc, "text", collect)
+        .with_context(|| format!("replaying {}", path.display()))?;
+    let elapsed = started.elapsed();
+
+    let txn = doc.try_transact()?;
+    let (len, content) = (replayed.text.len(&txn), replayed.text.get_string(&txn));
+    let secs = elapsed.as_secs_f64();
+    let rate = if secs > 0.0 {
+        trace.txns.len() as f64 / secs
+    } else {
+        f64::INFINITY
+    };
+    println!("txns      {}", trace.txns.len());
+    println!("replay    {secs:.3}s ({rate:.0} txn/s)");
+    println!(
+        "length    {len} code points (endContent {})",
+        trace.end_content.chars().count()
+    );
+    if collect_updates {
+        let bytes: usize = replayed.updates.iter().map(Vec::len).sum();
+        println!("updates   {} ({bytes} bytes)", replayed.updates.len());
+    }
+    let matched = content == trace.end_content;
+    println!("matched   {}", if matched { "yes" } else { "NO" });
+    if !matched {
+        bail!("replay of {} diverged from endContent", path.display());
+    }
+    Ok(())
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+fn print_json(report: impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}

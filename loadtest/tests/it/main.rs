@@ -1,0 +1,22 @@
+//! Integration tests of the load tester: loading traces and replaying them through yrs.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod checksum;
+mod locate;
+mod model;
+mod real_traces;
+mod synthetic;
+mod trace_file;
+
+use std::path::PathBuf;
+use weft_loadtest::{Trace, traces_dir};
+
+/// Path of a shipped trace file.
+pub fn trace_path(name: &str) -> PathBuf {
+    traces_dir().join(name)
+}
+
+/// Loads a shipped trace.
+pub fn load(name: &str) -> Trace {
+    Trace::load(trace_path(name)).unwrap()
+}
