@@ -4,6 +4,7 @@
 
 mod auth;
 mod awareness;
+mod binary;
 mod hostile;
 mod interop;
 mod lifecycle;
