@@ -55,7 +55,8 @@ impl std::fmt::Debug for Room {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+/// Locks `m`; a panic elsewhere while holding it does not make the data unusable.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -119,10 +120,6 @@ impl Room {
             state.closed = true;
         }
         state.closed
-    }
-
-    pub fn connection_count(&self) -> usize {
-        lock(&self.state).peers.len()
     }
 
     /// Decodes, checks and applies one incoming frame from connection `from`. Nothing is applied
@@ -262,13 +259,6 @@ impl Room {
             }
         }
         remove_awareness(&mut state, &stale);
-    }
-
-    /// The document's full state as one v1 update.
-    pub fn encode_state(&self) -> Vec<u8> {
-        let state = lock(&self.state);
-        let txn = state.awareness.doc().transact();
-        txn.encode_state_as_update_v1(&StateVector::default())
     }
 }
 

@@ -8,9 +8,9 @@
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::peer::{ConnId, Peer};
-use crate::room::Room;
+use crate::room::{Room, lock};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -42,7 +42,7 @@ impl Rooms {
     }
 
     fn map(&self) -> MutexGuard<'_, HashMap<String, Arc<Room>>> {
-        self.map.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.map)
     }
 
     /// Attaches `peer` to the room of `name`, creating the room on first use.
@@ -90,14 +90,6 @@ impl Rooms {
     /// Rooms currently loaded.
     pub fn snapshot(&self) -> Vec<Arc<Room>> {
         self.map().values().cloned().collect()
-    }
-
-    pub fn len(&self) -> usize {
-        self.map().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// Periodically removes awareness states that were not renewed in time.
