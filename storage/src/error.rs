@@ -47,4 +47,10 @@ pub enum StorageError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// The SQL database could not be opened or migrated.
+    #[error(transparent)]
+    Database(#[from] crate::sql::DbError),
+    /// The blob store could not be opened.
+    #[error(transparent)]
+    Blob(#[from] crate::blob::BlobError),
 }

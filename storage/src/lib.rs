@@ -1,13 +1,21 @@
 //! Weft's storage layer.
 //!
-//! This is the only crate that talks to databases, blob stores and the bus; today it owns the
-//! data folder ([`DataDir`]), where collab-server keeps its Ed25519 key pair and where later the
-//! SQLite file and the local blob folder will live. Keeping every byte that outlives a process
-//! behind this crate means the servers never open files or connections of their own.
+//! This is the only crate that talks to databases, blob stores and the bus: the data folder
+//! ([`DataDir`]) with collab-server's key pair, the SQL database (Postgres, or the embedded
+//! SQLite file) behind [`sql::Database`], the document store ([`docs::DocStore`]: an update log
+//! per document folded into snapshots) and the blob store ([`blob::BlobStore`]: S3, or a local
+//! folder). [`Storage::open`] opens all of them from one [`StorageConfig`]. Keeping every byte
+//! that outlives a process behind this crate means the servers never open files or connections
+//! of their own.
 
 mod atomic;
+pub mod blob;
 pub mod data_dir;
+pub mod docs;
 mod error;
+mod open;
+pub mod sql;
 
 pub use data_dir::DataDir;
 pub use error::StorageError;
+pub use open::{Storage, StorageConfig};

@@ -1,4 +1,11 @@
 //! Integration tests of the storage crate, each against a fresh temporary folder.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod backends;
+mod blob_local;
+mod blob_s3;
 mod data_dir;
+mod doc_edits;
+mod docs;
+mod docs_prop;
+mod support;
