@@ -6,11 +6,14 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
+use weft_storage::StorageConfig;
+use weft_storage::docs::DocStoreConfig;
 
 /// Where the token keys come from.
 #[derive(Debug, Clone, clap::Args)]
 pub struct KeyConfig {
-    /// Folder for local state: the generated key pair today, the embedded database later.
+    /// Folder for local state: the generated key pair, the embedded SQLite database and the
+    /// local blob folder.
     #[arg(
         long,
         env = "WEFT_DATA_DIR",
@@ -79,9 +82,45 @@ pub struct Config {
     #[arg(long, env = "COLLAB_WS_WRITE_BUFFER", default_value_t = 4096)]
     pub ws_write_buffer: usize,
 
-    /// How long graceful shutdown waits for connections to close.
+    /// How long graceful shutdown waits for connections to close and pending updates to be
+    /// written.
     #[arg(long, env = "COLLAB_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub shutdown_timeout: Duration,
+
+    /// SQL database: `postgres://…` or `sqlite://path`. Default: `weft.db` in the data folder.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// Blob store: `s3://bucket?endpoint=…&region=…` (credentials from the AWS_* variables) or
+    /// `file://dir`. Default: `blobs/` in the data folder.
+    #[arg(long, env = "BLOB_URL")]
+    pub blob_url: Option<String>,
+
+    /// Base URL clients reach this server at; the local blob store's signed URLs point there.
+    /// Default: `http://<listen address>`.
+    #[arg(long, env = "WEFT_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// How long an applied update waits for others before the batch is written to storage.
+    /// With healthy storage an update is durable within this plus one write.
+    #[arg(long, env = "COLLAB_FLUSH_INTERVAL", default_value = "200ms", value_parser = humantime::parse_duration)]
+    pub flush_interval: Duration,
+
+    /// Unwritten updates a room keeps one by one while storage fails, before merging them.
+    #[arg(long, env = "COLLAB_MAX_PENDING_UPDATES", default_value_t = 10_000)]
+    pub max_pending_updates: usize,
+
+    /// Snapshots larger than this many bytes are kept in the blob store, not the database.
+    #[arg(long, env = "STORAGE_SNAPSHOT_BLOB_THRESHOLD", default_value_t = 1024 * 1024)]
+    pub snapshot_blob_threshold: usize,
+
+    /// Compact a document once its update log holds this many rows…
+    #[arg(long, env = "STORAGE_COMPACT_AFTER_ROWS", default_value_t = 500)]
+    pub compact_after_rows: u64,
+
+    /// …or this many bytes.
+    #[arg(long, env = "STORAGE_COMPACT_AFTER_BYTES", default_value_t = 1024 * 1024)]
+    pub compact_after_bytes: u64,
 }
 
 impl Config {
@@ -105,6 +144,32 @@ impl Config {
             ws_read_buffer: 4096,
             ws_write_buffer: 4096,
             shutdown_timeout: Duration::from_secs(10),
+            database_url: None,
+            blob_url: None,
+            public_url: None,
+            flush_interval: Duration::from_millis(200),
+            max_pending_updates: 10_000,
+            snapshot_blob_threshold: 1024 * 1024,
+            compact_after_rows: 500,
+            compact_after_bytes: 1024 * 1024,
+        }
+    }
+
+    /// Where this node stores documents and blobs; `local` is the address it listens on.
+    pub fn storage(&self, local: SocketAddr) -> StorageConfig {
+        StorageConfig {
+            data_dir: self.keys.data_dir.clone(),
+            database_url: self.database_url.clone(),
+            blob_url: self.blob_url.clone(),
+            public_url: self
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{local}")),
+            docs: DocStoreConfig {
+                snapshot_blob_threshold: self.snapshot_blob_threshold,
+                compact_after_rows: self.compact_after_rows,
+                compact_after_bytes: self.compact_after_bytes,
+            },
         }
     }
 }

@@ -90,16 +90,29 @@ async fn serve_inner(
     let (tx, mut rx) = mpsc::channel::<Bytes>(ctx.outbound_queue.max(1));
     let kick = Arc::new(Kick::default());
     let can_write = claims.perm.can_write();
-    let room = ctx.rooms.join(&doc, id, || Peer {
-        tx: tx.clone(),
-        kick: kick.clone(),
-        can_write,
-        controlled: Default::default(),
-    });
+    let (mut sink, mut stream) = socket.split();
+    let joined = ctx
+        .rooms
+        .join(&doc, id, || Peer {
+            tx: tx.clone(),
+            kick: kick.clone(),
+            can_write,
+            controlled: Default::default(),
+        })
+        .await;
     drop(tx);
+    let room = match joined {
+        Ok(room) => room,
+        Err(reason) => {
+            tracing::warn!(%reason, "document unavailable");
+            let reason = CloseReason::Unavailable;
+            let _ = tokio::time::timeout(ctx.write_timeout, send_close(&mut sink, &reason)).await;
+            count_close(&ctx, &reason);
+            return;
+        }
+    };
     tracing::debug!(can_write, "joined");
 
-    let (mut sink, mut stream) = socket.split();
     let mut ping = tokio::time::interval(ctx.ping_interval);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ping.tick().await;
@@ -148,6 +161,10 @@ async fn serve_inner(
         let _ = tokio::time::timeout(ctx.write_timeout, send_close(&mut sink, &reason)).await;
     }
     tracing::debug!(reason = reason.label(), "connection closed");
+    count_close(&ctx, &reason);
+}
+
+fn count_close(ctx: &ConnContext, reason: &CloseReason) {
     ctx.metrics
         .closes
         .get_or_create(&ReasonLabel {

@@ -5,6 +5,7 @@
 //! document plus the awareness (presence) of everyone in it. The crate is a library so tests,
 //! the load tester and the one-process default can start it through [`run`].
 
+pub mod blob_routes;
 pub mod config;
 pub mod connection;
 pub mod doc_name;
@@ -12,6 +13,8 @@ pub mod http;
 pub mod keys;
 pub mod metrics;
 pub mod peer;
+pub mod pending;
+pub mod persist;
 pub mod problem;
 pub mod room;
 pub mod rooms;

@@ -7,6 +7,7 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -17,6 +18,20 @@ pub struct KindLabel {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabel {
     pub reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabel {
+    pub result: &'static str,
+}
+
+impl ResultLabel {
+    /// `ok` or `error`, after an operation's result.
+    pub fn of<T, E>(result: &Result<T, E>) -> ResultLabel {
+        ResultLabel {
+            result: if result.is_ok() { "ok" } else { "error" },
+        }
+    }
 }
 
 /// Every metric a collab node exports.
@@ -35,6 +50,14 @@ pub struct Metrics {
     pub closes: Family<ReasonLabel, Counter>,
     pub auth_refused: Family<ReasonLabel, Counter>,
     pub writes_dropped: Counter,
+    pub persist_backlog_updates: Gauge,
+    pub persist_backlog_bytes: Gauge,
+    pub updates_persisted: Counter,
+    pub persist_batches: Counter,
+    pub persist_failures: Counter,
+    pub doc_loads: Family<ResultLabel, Counter>,
+    pub doc_load_seconds: Histogram,
+    pub compactions: Family<ResultLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -59,6 +82,15 @@ impl Metrics {
             closes: Family::default(),
             auth_refused: Family::default(),
             writes_dropped: Counter::default(),
+            persist_backlog_updates: Gauge::default(),
+            persist_backlog_bytes: Gauge::default(),
+            updates_persisted: Counter::default(),
+            persist_batches: Counter::default(),
+            persist_failures: Counter::default(),
+            doc_loads: Family::default(),
+            // 1 ms to ~16 s.
+            doc_load_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 15)),
+            compactions: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -108,6 +140,46 @@ impl Metrics {
             "writes_dropped",
             "Updates dropped because the connection is read-only",
             m.writes_dropped.clone(),
+        );
+        registry.register(
+            "persist_backlog_updates",
+            "Applied updates not yet written to storage",
+            m.persist_backlog_updates.clone(),
+        );
+        registry.register(
+            "persist_backlog_bytes",
+            "Bytes of applied updates not yet written to storage",
+            m.persist_backlog_bytes.clone(),
+        );
+        registry.register(
+            "updates_persisted",
+            "Updates written to storage",
+            m.updates_persisted.clone(),
+        );
+        registry.register(
+            "persist_batches",
+            "Batches of updates written to storage",
+            m.persist_batches.clone(),
+        );
+        registry.register(
+            "persist_failures",
+            "Failed attempts to write updates (each is retried)",
+            m.persist_failures.clone(),
+        );
+        registry.register(
+            "doc_loads",
+            "Documents read from storage, by result",
+            m.doc_loads.clone(),
+        );
+        registry.register(
+            "doc_load_seconds",
+            "Time to read a document from storage",
+            m.doc_load_seconds.clone(),
+        );
+        registry.register(
+            "compactions",
+            "Compactions of a document's update log, by result",
+            m.compactions.clone(),
         );
         Metrics { registry, ..m }
     }

@@ -35,6 +35,8 @@ pub enum CloseReason {
     WriteFailed,
     /// Refused at authentication (4401 or 4403).
     Refused(u16, String),
+    /// The document could not be loaded from storage (1011); the client retries.
+    Unavailable,
 }
 
 impl CloseReason {
@@ -53,6 +55,10 @@ impl CloseReason {
             CloseReason::TextFrame => Some((1003, "text frames are not supported".into())),
             CloseReason::TooBig => Some((1009, "message too big".into())),
             CloseReason::Refused(code, reason) => Some((*code, truncate(reason.clone()))),
+            CloseReason::Unavailable => Some((
+                1011,
+                "document unavailable: storage error, try again later".into(),
+            )),
             CloseReason::ClientGone | CloseReason::PongTimeout | CloseReason::WriteFailed => None,
         }
     }
@@ -69,6 +75,7 @@ impl CloseReason {
             CloseReason::PongTimeout => "pong_timeout",
             CloseReason::WriteFailed => "write_failed",
             CloseReason::Refused(..) => "refused",
+            CloseReason::Unavailable => "unavailable",
         }
     }
 }

@@ -4,15 +4,24 @@
 //! a frame outside the lock, then applies it and fans the result out to every peer's bounded
 //! queue inside it. So every peer sees a room's updates in the order the document applied them,
 //! and no slow peer can block the others.
+//!
+//! A room is created empty and answers nobody until its stored state is installed
+//! ([`Room::loaded`]); every update that changed the document is queued for storage under the
+//! same lock that applied it (see [`crate::persist`]).
 
 use crate::metrics::Metrics;
 use crate::peer::{ConnId, Peer};
+use crate::pending::PendingLog;
+use crate::persist::Persistence;
 use bytes::Bytes;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use tokio::sync::watch;
 use weft_protocol::yrs::sync::{Awareness, AwarenessUpdate};
 use weft_protocol::yrs::{ClientID, Doc, ReadTxn, StateVector, Transact, Update};
 use weft_protocol::{DecodeError, Message, decode_frame, decode_update};
+use weft_storage::docs::StoredDoc;
 
 /// Why a frame was refused; the connection that sent it is closed, the room goes on.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +47,16 @@ struct RoomState {
     peers: HashMap<ConnId, Peer>,
     /// Set when the registry unloads the room; a joiner that finds it set must look again.
     closed: bool,
+    /// Applied updates not yet written to storage.
+    pending: PendingLog,
+}
+
+/// Whether the room's stored state is in memory yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoadState {
+    Loading,
+    Ready,
+    Failed(String),
 }
 
 /// A loaded document and everyone connected to it.
@@ -45,6 +64,11 @@ pub struct Room {
     name: String,
     state: Mutex<RoomState>,
     metrics: Arc<Metrics>,
+    persist: Arc<Persistence>,
+    load: watch::Sender<LoadState>,
+    /// Held while a batch is being written, so batches reach storage one at a time, in order.
+    flush_lock: tokio::sync::Mutex<()>,
+    compacting: AtomicBool,
 }
 
 impl std::fmt::Debug for Room {
@@ -65,20 +89,98 @@ fn frame(msg: &Message) -> Bytes {
 }
 
 impl Room {
-    /// An empty document named `name`.
-    pub fn new(name: String, metrics: Arc<Metrics>) -> Room {
+    /// An empty document named `name`, waiting for [`Room::install`] or [`Room::fail`].
+    pub fn new(name: String, persist: Arc<Persistence>) -> Room {
         let doc = Doc::new();
+        let metrics = persist.metrics.clone();
         metrics.rooms.inc();
-        metrics.rooms_loaded.inc();
         Room {
             name,
             state: Mutex::new(RoomState {
                 awareness: Awareness::new(doc),
                 peers: HashMap::new(),
                 closed: false,
+                pending: PendingLog::default(),
             }),
             metrics,
+            persist,
+            load: watch::Sender::new(LoadState::Loading),
+            flush_lock: tokio::sync::Mutex::new(()),
+            compacting: AtomicBool::new(false),
         }
+    }
+
+    /// Applies the stored state and lets joiners in. On failure the room stays unusable.
+    pub fn install(&self, stored: &StoredDoc) -> Result<(), String> {
+        let state = lock(&self.state);
+        let mut txn = state.awareness.doc().transact_mut();
+        for (index, part) in stored.parts().enumerate() {
+            let update = decode_update(part).map_err(|e| format!("stored part {index}: {e}"))?;
+            txn.apply_update(update)
+                .map_err(|e| format!("stored part {index}: {e}"))?;
+        }
+        drop(txn);
+        drop(state);
+        self.metrics.rooms_loaded.inc();
+        self.load.send_replace(LoadState::Ready);
+        Ok(())
+    }
+
+    /// Marks the load failed: waiting joiners are refused, and the room takes nobody.
+    pub fn fail(&self, reason: String) {
+        lock(&self.state).closed = true;
+        self.load.send_replace(LoadState::Failed(reason));
+    }
+
+    /// Waits until the stored state is installed; the error says why it could not be.
+    pub async fn loaded(&self) -> Result<(), String> {
+        let mut rx = self.load.subscribe();
+        let state = match rx.wait_for(|s| *s != LoadState::Loading).await {
+            Ok(state) => state.clone(),
+            Err(_) => LoadState::Failed("room dropped while loading".into()),
+        };
+        match state {
+            LoadState::Failed(reason) => Err(reason),
+            _ => Ok(()),
+        }
+    }
+
+    /// Writes every pending update to storage; returns once none is left (retrying while
+    /// storage fails).
+    pub async fn flush(self: &Arc<Self>) {
+        let _write = self.flush_lock.lock().await;
+        loop {
+            let batch = {
+                let mut state = lock(&self.state);
+                if state.pending.is_empty() {
+                    state.pending.flush_scheduled = false;
+                    return;
+                }
+                state.pending.take()
+            };
+            self.persist.write(self, batch).await;
+        }
+    }
+
+    /// Takes the pending updates for a retry of a failed write.
+    pub fn take_pending(&self) -> Vec<Bytes> {
+        lock(&self.state).pending.take()
+    }
+
+    /// Puts back a batch whose write failed.
+    pub fn restore_pending(&self, batch: Vec<Bytes>) {
+        lock(&self.state)
+            .pending
+            .restore(batch, self.persist.max_pending, &self.metrics);
+    }
+
+    /// Claims the right to compact; false while a compaction of this room runs.
+    pub fn start_compaction(&self) -> bool {
+        !self.compacting.swap(true, Ordering::AcqRel)
+    }
+
+    pub fn compaction_done(&self) {
+        self.compacting.store(false, Ordering::Release);
     }
 
     pub fn name(&self) -> &str {
@@ -113,19 +215,25 @@ impl Room {
         state.peers.len()
     }
 
-    /// Marks the room unloaded if nobody is connected; the registry then forgets it.
+    /// Marks the room unloaded if nobody is connected and nothing waits to be written; the
+    /// registry then forgets it.
     pub fn close_if_idle(&self) -> bool {
         let mut state = lock(&self.state);
-        if state.peers.is_empty() {
+        if state.peers.is_empty() && state.pending.is_empty() {
             state.closed = true;
         }
         state.closed
     }
 
+    /// Connections attached now.
+    pub fn peer_count(&self) -> usize {
+        lock(&self.state).peers.len()
+    }
+
     /// Decodes, checks and applies one incoming frame from connection `from`. Nothing is applied
     /// unless every message of the frame decodes, so a malformed frame leaves the document as
     /// it was.
-    pub fn handle_frame(&self, from: ConnId, bytes: &[u8]) -> Result<(), FrameError> {
+    pub fn handle_frame(self: &Arc<Self>, from: ConnId, bytes: &[u8]) -> Result<(), FrameError> {
         let mut prepared = Vec::new();
         for msg in decode_frame(bytes)? {
             prepared.push(match msg {
@@ -148,7 +256,12 @@ impl Room {
         Ok(())
     }
 
-    fn apply(&self, state: &mut RoomState, from: ConnId, msg: Prepared) -> Result<(), FrameError> {
+    fn apply(
+        self: &Arc<Self>,
+        state: &mut RoomState,
+        from: ConnId,
+        msg: Prepared,
+    ) -> Result<(), FrameError> {
         let Some(can_write) = state.peers.get(&from).map(|p| p.can_write) else {
             return Ok(());
         };
@@ -191,9 +304,19 @@ impl Room {
                         || txn.has_missing_updates()
                 };
                 if relay {
+                    let raw = Bytes::from(raw);
+                    state.pending.push(raw.clone(), &self.metrics);
+                    if !state.pending.flush_scheduled {
+                        state.pending.flush_scheduled = true;
+                        self.persist.schedule_flush(self.clone());
+                    }
                     // The client's own bytes, not a re-encoding: yrs keeps map content in a
                     // HashMap, so re-encoding would reorder the keys of JSON objects.
-                    broadcast(&state.peers, frame(&Message::Update(raw)), Some(from));
+                    broadcast(
+                        &state.peers,
+                        frame(&Message::Update(raw.to_vec())),
+                        Some(from),
+                    );
                 }
             }
             Prepared::Awareness(update) => {

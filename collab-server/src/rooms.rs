@@ -4,10 +4,17 @@
 //! room's own lock. Unloading takes both locks in the same order and marks the room closed, so
 //! a joiner racing an unload never attaches to a room the registry has forgotten: it sees the
 //! room closed and looks again.
+//!
+//! The first joiner of a document creates its room and starts one load task; every joiner,
+//! first or not, waits for that load before it is attached, so nobody is answered from a
+//! half-loaded document. A room whose load failed is dropped from the registry and its waiting
+//! joiners are refused, so the next join tries again. A room is unloaded only once everything
+//! it applied is written.
 
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::peer::{ConnId, Peer};
+use crate::persist::Persistence;
 use crate::room::{Room, lock};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -20,6 +27,7 @@ use tokio_util::task::TaskTracker;
 pub struct Rooms {
     map: Mutex<HashMap<String, Arc<Room>>>,
     metrics: Arc<Metrics>,
+    persist: Arc<Persistence>,
     unload_grace: Duration,
     tasks: TaskTracker,
     shutdown: CancellationToken,
@@ -28,13 +36,14 @@ pub struct Rooms {
 impl Rooms {
     pub fn new(
         config: &Config,
-        metrics: Arc<Metrics>,
+        persist: Arc<Persistence>,
         tasks: TaskTracker,
         shutdown: CancellationToken,
     ) -> Rooms {
         Rooms {
             map: Mutex::default(),
-            metrics,
+            metrics: persist.metrics.clone(),
+            persist,
             unload_grace: config.unload_grace,
             tasks,
             shutdown,
@@ -45,23 +54,60 @@ impl Rooms {
         lock(&self.map)
     }
 
-    /// Attaches `peer` to the room of `name`, creating the room on first use.
-    pub fn join(&self, name: &str, id: ConnId, mut make_peer: impl FnMut() -> Peer) -> Arc<Room> {
+    /// Attaches `peer` to the room of `name` once its stored state is loaded, creating the room
+    /// (and starting its load) on first use. The error says why the document could not load.
+    pub async fn join(
+        self: &Arc<Self>,
+        name: &str,
+        id: ConnId,
+        mut make_peer: impl FnMut() -> Peer,
+    ) -> Result<Arc<Room>, String> {
         loop {
-            let room = {
+            let (room, created) = {
                 let mut map = self.map();
-                map.entry(name.to_owned())
-                    .or_insert_with(|| Arc::new(Room::new(name.to_owned(), self.metrics.clone())))
-                    .clone()
+                match map.get(name) {
+                    Some(room) => (room.clone(), false),
+                    None => {
+                        let room = Arc::new(Room::new(name.to_owned(), self.persist.clone()));
+                        map.insert(name.to_owned(), room.clone());
+                        (room, true)
+                    }
+                }
             };
+            if created {
+                // A task of its own: a joiner that gives up must not cancel the load others
+                // wait for.
+                self.tasks.spawn(self.clone().load(room.clone()));
+            }
+            room.loaded().await?;
             if room.attach(id, make_peer()) {
-                return room;
+                return Ok(room);
             }
             // Unloaded between lookup and attach: the registry no longer holds it; look again.
         }
     }
 
-    /// Detaches a connection; the last one to leave starts the idle grace period.
+    async fn load(self: Arc<Self>, room: Arc<Room>) {
+        let result = self
+            .persist
+            .load(room.name())
+            .await
+            .map_err(|e| crate::persist::error_chain(&e))
+            .and_then(|stored| room.install(&stored));
+        if let Err(reason) = result {
+            tracing::error!(doc = room.name(), %reason, "document could not be loaded");
+            {
+                let mut map = self.map();
+                if map.get(room.name()).is_some_and(|r| Arc::ptr_eq(r, &room)) {
+                    map.remove(room.name());
+                }
+            }
+            room.fail(reason);
+        }
+    }
+
+    /// Detaches a connection. The last one to leave flushes the room's pending updates at
+    /// once, and the room is unloaded after the idle grace period.
     pub fn leave(self: &Arc<Self>, room: Arc<Room>, id: ConnId) {
         if room.detach(id) > 0 {
             return;
@@ -69,22 +115,42 @@ impl Rooms {
         let rooms = self.clone();
         let grace = self.unload_grace;
         self.tasks.spawn(async move {
+            room.flush().await;
             tokio::select! {
                 _ = tokio::time::sleep(grace) => {}
                 _ = rooms.shutdown.cancelled() => {}
             }
-            rooms.unload_if_idle(&room);
+            rooms.unload_when_idle(&room).await;
         });
     }
 
-    fn unload_if_idle(&self, room: &Arc<Room>) {
-        let mut map = self.map();
-        let same = map.get(room.name()).is_some_and(|r| Arc::ptr_eq(r, room));
-        if same && room.close_if_idle() {
-            map.remove(room.name());
-            self.metrics.rooms_unloaded.inc();
-            tracing::debug!(doc = room.name(), "room unloaded");
+    /// Unloads `room` if nobody joined meanwhile, after writing what it still holds.
+    async fn unload_when_idle(&self, room: &Arc<Room>) {
+        loop {
+            if room.peer_count() > 0 {
+                // Someone joined meanwhile; their leaving schedules the next unload.
+                return;
+            }
+            room.flush().await;
+            let mut map = self.map();
+            let same = map.get(room.name()).is_some_and(|r| Arc::ptr_eq(r, room));
+            if !same {
+                return;
+            }
+            if room.close_if_idle() {
+                map.remove(room.name());
+                self.metrics.rooms_unloaded.inc();
+                tracing::debug!(doc = room.name(), "room unloaded");
+                return;
+            }
+            // A peer joined, or sent updates and left, during the flush: look again.
         }
+    }
+
+    /// Writes every room's pending updates (graceful shutdown).
+    pub async fn flush_all(&self) {
+        let rooms = self.snapshot();
+        futures_util::future::join_all(rooms.iter().map(|room| room.flush())).await;
     }
 
     /// Rooms currently loaded.

@@ -1,13 +1,16 @@
 //! Starting and stopping a collab node: `run(listener, config, shutdown)`.
 //!
 //! Tests, the binary and the one-process default all go through this one entry point. Shutdown
-//! stops accepting, closes every socket with 1001 and waits (bounded) for connections to end.
+//! stops accepting, closes every socket with 1001, waits (bounded) for connections to end and
+//! writes every room's pending updates before returning.
 
+use crate::blob_routes::blob_routes;
 use crate::config::Config;
 use crate::connection::ConnContext;
 use crate::http::{AppState, router};
 use crate::keys::Keys;
 use crate::metrics::Metrics;
+use crate::persist::Persistence;
 use crate::rooms::Rooms;
 use std::future::Future;
 use std::sync::Arc;
@@ -19,6 +22,8 @@ use tokio_util::task::TaskTracker;
 pub enum ServerError {
     #[error("keys: {0}")]
     Keys(#[from] crate::keys::KeyError),
+    #[error("storage: {0}")]
+    Storage(#[from] weft_storage::StorageError),
     #[error("serving: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -36,15 +41,24 @@ pub async fn run(
             "--allow-anonymous is on: connections without a token get write access to any document"
         );
     }
+    let storage = weft_storage::Storage::open(&config.storage(listener.local_addr()?)).await?;
+    tracing::info!(
+        database = %weft_storage::sql::redact_url(
+            config.database_url.as_deref().unwrap_or("sqlite (data folder)")
+        ),
+        "storage open"
+    );
     let metrics = Arc::new(Metrics::new());
     let cancel = CancellationToken::new();
     let tasks = TaskTracker::new();
-    let rooms = Arc::new(Rooms::new(
-        &config,
-        metrics.clone(),
-        tasks.clone(),
-        cancel.clone(),
-    ));
+    let persist = Arc::new(Persistence {
+        store: storage.docs.clone(),
+        metrics: metrics.clone(),
+        flush_interval: config.flush_interval,
+        max_pending: config.max_pending_updates.max(1),
+        tasks: tasks.clone(),
+    });
+    let rooms = Arc::new(Rooms::new(&config, persist, tasks.clone(), cancel.clone()));
     tasks.spawn(
         rooms
             .clone()
@@ -53,7 +67,7 @@ pub async fn run(
 
     let state = AppState {
         conn: ConnContext {
-            rooms,
+            rooms: rooms.clone(),
             metrics,
             shutdown: cancel.clone(),
             outbound_queue: config.outbound_queue,
@@ -68,7 +82,11 @@ pub async fn run(
         ws_write_buffer: config.ws_write_buffer,
     };
     let stop = cancel.clone();
-    let result = axum::serve(listener, router(state))
+    let mut app = router(state);
+    if let Some(local) = storage.blobs.local() {
+        app = app.merge(blob_routes(local));
+    }
+    let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down: closing connections");
@@ -77,11 +95,16 @@ pub async fn run(
         .await;
     cancel.cancel();
     tasks.close();
-    if tokio::time::timeout(config.shutdown_timeout, tasks.wait())
+    let drain = async {
+        tasks.wait().await;
+        rooms.flush_all().await;
+    };
+    if tokio::time::timeout(config.shutdown_timeout, drain)
         .await
         .is_err()
     {
-        tracing::warn!("some connections did not close in time");
+        tracing::error!("shutdown timed out: some connections or unwritten updates remain");
     }
+    storage.db.close().await;
     Ok(result?)
 }

@@ -2,11 +2,9 @@
 //! the server generates its key pair, serves, and exits cleanly on SIGTERM.
 
 use crate::support::Client;
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use crate::support::process::{BIN, ServerProcess};
+use std::process::Command;
 use weft_protocol::{Permission, TokenVerifier, public_pem_from_private};
-
-const BIN: &str = env!("CARGO_BIN_EXE_collab-server");
 
 #[tokio::test]
 async fn token_prints_one_token_signed_with_the_generated_key_and_sigterm_stops_the_server() {
@@ -45,42 +43,12 @@ async fn token_prints_one_token_signed_with_the_generated_key_and_sigterm_stops_
     assert!(claims.exp - claims.iat == 120);
 
     // The server started on the same data folder accepts that token.
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let mut child = Command::new(BIN)
-        .args([
-            "--data-dir",
-            data.to_str().unwrap(),
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let url = format!("ws://127.0.0.1:{port}/ws/bin-doc?token={token}");
-    let mut client = None;
-    for _ in 0..100 {
-        if tokio_tungstenite::connect_async(&url).await.is_ok() {
-            client = Some(Client::join(&url).await);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let mut client = client.expect("server did not start");
+    let server = ServerProcess::start(&["--data-dir", data.to_str().unwrap()], &[]).await;
+    let mut client = Client::join(&server.ws_url("bin-doc", Some(token))).await;
     assert!(client.synced);
 
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    server.signal("-TERM");
     assert_eq!(client.close_code().await, Some(1001));
-    let exit = tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    let exit = server.wait().await;
     assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
 }

@@ -34,9 +34,9 @@ async fn an_idle_room_is_unloaded_after_its_grace_period_and_freed() {
         0.0
     );
     assert_eq!(server.metric("weft_collab_rooms_unloaded_total").await, 1.0);
-    // Nothing persists yet, so a rejoin starts from an empty document in a new room.
+    // A rejoin gets a new room, loaded from storage.
     let c = Client::join(&url).await;
-    assert_eq!(c.text(), "");
+    assert_eq!(c.text(), "in memory only");
     assert_eq!(server.metric("weft_collab_rooms_loaded_total").await, 2.0);
 }
 

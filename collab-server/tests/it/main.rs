@@ -5,8 +5,11 @@
 mod auth;
 mod awareness;
 mod binary;
+mod blobs;
+mod crash;
 mod hostile;
 mod interop;
 mod lifecycle;
+mod persistence;
 mod support;
 mod sync;

@@ -1,4 +1,5 @@
-//! Starts a collab-server on 127.0.0.1:0 with its own data folder and key pair.
+//! Starts a collab-server on 127.0.0.1:0 with its own data folder and key pair; restarts it on
+//! the same folder and database.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -11,7 +12,9 @@ use weft_protocol::{CollabClaims, Permission, TokenIssuer, generate_key_pair};
 pub struct TestServer {
     pub addr: SocketAddr,
     pub issuer: TokenIssuer,
-    pub _dir: TempDir,
+    pub dir: TempDir,
+    pub config: Config,
+    private_pem: String,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<()>>,
 }
@@ -30,11 +33,16 @@ impl TestServer {
         config.keys.private_key_file = Some(key_path);
         config.shutdown_timeout = Duration::from_secs(5);
         tune(&mut config);
+        Self::launch(dir, config, keys.private_pem).await
+    }
+
+    async fn launch(dir: TempDir, config: Config, private_pem: String) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
+        let run_config = config.clone();
         let handle = tokio::spawn(async move {
-            run(listener, config, async {
+            run(listener, run_config, async {
                 let _ = stopped.await;
             })
             .await
@@ -42,11 +50,24 @@ impl TestServer {
         });
         TestServer {
             addr,
-            issuer: TokenIssuer::from_pem(keys.private_pem.as_bytes()).unwrap(),
-            _dir: dir,
+            issuer: TokenIssuer::from_pem(private_pem.as_bytes()).unwrap(),
+            dir,
+            config,
+            private_pem,
             stop: Some(stop),
             handle: Some(handle),
         }
+    }
+
+    /// Stops the server gracefully and starts a new one (new port) on the same data folder,
+    /// database and keys, with `tune` applied to the config.
+    pub async fn restart_with(mut self, tune: impl FnOnce(&mut Config)) -> TestServer {
+        self.shutdown().await;
+        let dir = tempfile::tempdir().unwrap();
+        let dir = std::mem::replace(&mut self.dir, dir);
+        let mut config = self.config.clone();
+        tune(&mut config);
+        Self::launch(dir, config, self.private_pem.clone()).await
     }
 
     pub fn token(&self, doc: &str, perm: Permission) -> String {
@@ -101,8 +122,24 @@ impl TestServer {
         }
     }
 
+    /// Polls a metric until it is at least `min` or `within` passes; returns the last value.
+    pub async fn wait_metric_at_least(&self, series: &str, min: f64, within: Duration) -> f64 {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let v = self.metric(series).await;
+            if v >= min || tokio::time::Instant::now() > deadline {
+                return v;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Triggers graceful shutdown and waits for `run` to return.
     pub async fn stop(mut self) {
+        self.shutdown().await;
+    }
+
+    async fn shutdown(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
