@@ -290,3 +290,44 @@ async fn an_unsupported_database_url_is_a_clear_error() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn large_snapshots_go_to_s3_when_the_blob_store_is_s3() {
+    let Some(s3) = crate::support::s3::fresh_bucket().await else {
+        return;
+    };
+    let blobs: Arc<dyn weft_storage::blob::BlobStore> = Arc::new(s3.store);
+    for db in backends().await {
+        let store = DocStore::new(
+            db.database().await,
+            blobs.clone(),
+            DocStoreConfig {
+                snapshot_blob_threshold: 64,
+                ..config()
+            },
+        );
+        let editor = Editor::new(4);
+        editor.insert(0, &"snapshot in a bucket ".repeat(10));
+        store.append("s3doc", &editor.drain()).await.unwrap();
+        let outcome = store.compact("s3doc").await.unwrap();
+        assert!(
+            matches!(outcome, Compaction::Compacted { in_blob: true, .. }),
+            "{outcome:?}"
+        );
+        let key = snapshot_row(store.database(), "s3doc").await.unwrap();
+        let key = weft_storage::blob::BlobKey::new(key).unwrap();
+        let meta = blobs
+            .head(&key)
+            .await
+            .unwrap()
+            .expect("snapshot object in S3");
+        assert!(meta.size > 64);
+        assert_eq!(
+            loaded_text(&store, "s3doc").await,
+            editor.text(),
+            "{}",
+            db.name
+        );
+        db.cleanup().await;
+    }
+}
