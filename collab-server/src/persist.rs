@@ -2,13 +2,14 @@
 //!
 //! A room is loaded from the document store before anyone is answered. Every update that
 //! changed it is queued in the room's [`PendingLog`](crate::pending::PendingLog); the first one
-//! schedules a flush that waits `flush_interval` for more, then appends them all as one batch.
+//! schedules a flush that waits `flush_interval` for more, then appends them in batches (at most
+//! 512 updates each, merged into one row; writes go back to back while more are pending).
 //! A failed write puts the batch back and retries with exponential backoff while the room keeps
 //! serving live edits; `/metrics` shows the backlog. When the log grows past the store's
 //! thresholds the document is compacted in the background, one compaction per room at a time.
 
 use crate::metrics::{Metrics, ResultLabel};
-use crate::pending::PendingLog;
+use crate::pending::{Batch, PendingLog};
 use crate::room::Room;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -55,14 +56,19 @@ impl Persistence {
 
     /// Writes `batch` for `room`, retrying until it is stored, and starts a compaction when the
     /// log has grown long enough.
-    pub async fn write(self: &Arc<Self>, room: &Arc<Room>, mut batch: Vec<bytes::Bytes>) {
+    pub async fn write(self: &Arc<Self>, room: &Arc<Room>, mut batch: Batch) {
         let mut backoff = FIRST_BACKOFF;
         loop {
-            match self.store.append(room.name(), &batch).await {
+            let count = batch.count();
+            match self
+                .store
+                .append_counted(room.name(), &batch.updates, count)
+                .await
+            {
                 Ok(log) => {
                     PendingLog::written(&batch, &self.metrics);
                     self.metrics.persist_batches.inc();
-                    self.metrics.updates_persisted.inc_by(batch.len() as u64);
+                    self.metrics.updates_persisted.inc_by(count);
                     if self.store.needs_compaction(&log) && room.start_compaction() {
                         self.compact(room.clone());
                     }
@@ -73,7 +79,7 @@ impl Persistence {
                     tracing::warn!(
                         doc = room.name(),
                         error = %error_chain(&e),
-                        updates = batch.len(),
+                        updates = count,
                         retry_in = ?backoff,
                         "could not write updates; retrying"
                     );
@@ -113,7 +119,9 @@ impl Persistence {
                     "compacted"
                 ),
                 Ok(outcome) => tracing::debug!(doc = room.name(), ?outcome, "compaction skipped"),
-                Err(e) => tracing::warn!(doc = room.name(), error = %e, "compaction failed"),
+                Err(e) => {
+                    tracing::warn!(doc = room.name(), error = %error_chain(&e), "compaction failed")
+                }
             }
             room.compaction_done();
         });

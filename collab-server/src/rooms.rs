@@ -88,12 +88,15 @@ impl Rooms {
     }
 
     async fn load(self: Arc<Self>, room: Arc<Room>) {
-        let result = self
-            .persist
-            .load(room.name())
-            .await
-            .map_err(|e| crate::persist::error_chain(&e))
-            .and_then(|stored| room.install(&stored));
+        let result = match self.persist.load(room.name()).await {
+            Ok(stored) => {
+                let installing = room.clone();
+                tokio::task::spawn_blocking(move || installing.install(&stored))
+                    .await
+                    .unwrap_or_else(|e| Err(format!("installing the stored state failed: {e}")))
+            }
+            Err(e) => Err(crate::persist::error_chain(&e)),
+        };
         if let Err(reason) = result {
             tracing::error!(doc = room.name(), %reason, "document could not be loaded");
             {

@@ -33,9 +33,23 @@ enum Command {
     Idle(weft_loadtest::measure::idle::IdleArgs),
     /// K clients in one room all editing: updates per second the room delivers.
     Relay(weft_loadtest::measure::relay::RelayArgs),
+    /// Store a trace as one document's log, then time cold loads into a fresh in-process
+    /// server: from the log, then from the compacted snapshot.
+    ColdLoad(weft_loadtest::measure::durability::ColdLoadArgs),
+    /// One client per document streaming a trace into an in-process server: updates persisted
+    /// per second, and how long the backlog takes to drain.
+    AppendRate(weft_loadtest::measure::durability::AppendRateArgs),
 }
 
 fn main() -> anyhow::Result<()> {
+    // The in-process servers of `cold-load` and `append-rate` log through `tracing`; shown on
+    // stderr only when asked for, so stdout stays the JSON report.
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     match Cli::parse().command {
         Command::ReplayLocal {
             trace,
@@ -46,6 +60,12 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Relay(args) => {
             print_json(runtime()?.block_on(weft_loadtest::measure::relay::run(args))?)
+        }
+        Command::ColdLoad(args) => {
+            print_json(runtime()?.block_on(weft_loadtest::measure::durability::cold_load(args))?)
+        }
+        Command::AppendRate(args) => {
+            print_json(runtime()?.block_on(weft_loadtest::measure::durability::append_rate(args))?)
         }
     }
 }

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod checksum;
+mod compaction_trace;
 mod locate;
 mod model;
 mod real_traces;

@@ -36,8 +36,20 @@ impl DocStore {
         if stored.log.is_empty() {
             return Ok(Compaction::Nothing);
         }
-        let folded = stored.to_update(doc)?;
         let bytes_before = stored.byte_len();
+        let (stored, folded) = {
+            let name = doc.to_owned();
+            tokio::task::spawn_blocking(move || {
+                let folded = stored.to_update(&name);
+                (stored, folded)
+            })
+            .await
+            .map_err(|e| DocStoreError::Corrupt {
+                doc: doc.to_owned(),
+                reason: format!("fold task failed: {e}"),
+            })?
+        };
+        let folded = folded?;
         let bytes_after = folded.len();
         let blob_key = if folded.len() > self.config.snapshot_blob_threshold {
             let key = snapshot_key(doc, stored.version + 1)?;

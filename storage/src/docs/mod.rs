@@ -16,7 +16,7 @@ mod load;
 mod stats;
 
 pub use compact::Compaction;
-pub use fold::{FoldError, fold_updates};
+pub use fold::{FoldError, apply_parts, fold_updates};
 pub use load::StoredDoc;
 pub use stats::{DocStats, LogStats};
 
