@@ -12,6 +12,7 @@ use crate::keys::Keys;
 use crate::metrics::Metrics;
 use crate::persist::Persistence;
 use crate::rooms::Rooms;
+use axum::serve::ListenerExt;
 use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -86,6 +87,13 @@ pub async fn run(
     if let Some(local) = storage.blobs.local() {
         app = app.merge(blob_routes(local));
     }
+    // Small frames must leave at once: with Nagle's algorithm a relayed update can wait ~40 ms
+    // for the delayed ACK of the previous one.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;
