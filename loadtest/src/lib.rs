@@ -6,11 +6,18 @@
 //! updates ([`replay`]) that later drivers send over the wire. The traces are CC BY 4.0 (see
 //! `shared/traces/README.md`); updates built from them are derived from those traces.
 
+pub mod client;
+pub mod compare;
+pub mod latency;
 pub mod locate;
 pub mod measure;
 mod offsets;
+pub mod peers;
 pub mod replay;
+pub mod report;
+pub mod scenario;
 pub mod trace;
+pub mod wire;
 
 pub use locate::{TRACES_DIR_ENV, locate_traces_dir, traces_dir};
 pub use replay::{Collect, ReplayError, Replayed, apply_updates_v1, new_doc, replay_into_text};

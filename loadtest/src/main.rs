@@ -4,6 +4,11 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+use weft_loadtest::report;
+use weft_loadtest::scenario::RunReport;
+use weft_loadtest::scenario::fanout::{self, FanoutArgs};
+use weft_loadtest::scenario::join_storm::{self, JoinStormArgs};
+use weft_loadtest::scenario::replay::{self, ReplayArgs};
 use weft_loadtest::{Collect, Trace, new_doc, replay_into_text, traces_dir};
 use yrs::{GetString, Text, Transact};
 
@@ -39,6 +44,63 @@ enum Command {
     /// One client per document streaming a trace into an in-process server: updates persisted
     /// per second, and how long the backlog takes to drain.
     AppendRate(weft_loadtest::measure::durability::AppendRateArgs),
+    /// A trace typed into D documents by K clients each, taking turns: end-to-end latency,
+    /// throughput, connect/sync times and convergence to the trace's text.
+    Replay {
+        #[command(flatten)]
+        args: ReplayArgs,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// One writer typing a trace, R readers per document: latency until the last reader has it.
+    Fanout {
+        #[command(flatten)]
+        args: FanoutArgs,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// The same scenario against Weft, the y-websocket reference server and Hocuspocus, one
+    /// after another on loopback: a side-by-side table with ratios (also as JSON and HTML).
+    Compare(weft_loadtest::compare::CompareArgs),
+    /// C clients joining one large document at once: time until each is synced.
+    JoinStorm {
+        #[command(flatten)]
+        args: JoinStormArgs,
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+/// Where a scenario's report goes besides the summary table on stdout.
+#[derive(Debug, Clone, clap::Args)]
+struct Output {
+    /// Write the full report as JSON.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Write an HTML report with a latency-over-time chart and a latency histogram.
+    #[arg(long)]
+    html: Option<PathBuf>,
+}
+
+/// Prints and writes a scenario report; fails when the run did not converge or had errors.
+fn finish(report: RunReport, out: &Output) -> anyhow::Result<()> {
+    println!("{}", report::table(&[&report]));
+    if let Some(path) = &out.json {
+        report::write_json(path, &report)?;
+    }
+    if let Some(path) = &out.html {
+        let title = format!("{} against {}", report.scenario, report.server);
+        std::fs::write(path, report::html(&title, &[&report]))?;
+    }
+    if !report.passed() {
+        bail!(
+            "{} failed: converged = {}, errors = {}",
+            report.scenario,
+            report.converged,
+            report.errors
+        );
+    }
+    Ok(())
 }
 
 fn main() -> anyhow::Result<()> {
@@ -66,6 +128,25 @@ fn main() -> anyhow::Result<()> {
         }
         Command::AppendRate(args) => {
             print_json(runtime()?.block_on(weft_loadtest::measure::durability::append_rate(args))?)
+        }
+        Command::Replay { args, out } => {
+            let trace = Trace::load(resolve(&args.trace))?;
+            finish(runtime()?.block_on(replay::run(args, &trace))?, &out)
+        }
+        Command::Fanout { args, out } => {
+            let trace = Trace::load(resolve(&args.trace))?;
+            finish(runtime()?.block_on(fanout::run(args, &trace))?, &out)
+        }
+        Command::Compare(args) => {
+            let table = runtime()?.block_on(weft_loadtest::compare::run(args, |p| {
+                Ok(Trace::load(resolve(p))?)
+            }))?;
+            println!("{table}");
+            Ok(())
+        }
+        Command::JoinStorm { args, out } => {
+            let trace = Trace::load(resolve(&args.trace))?;
+            finish(runtime()?.block_on(join_storm::run(args, &trace))?, &out)
         }
     }
 }

@@ -1,20 +1,23 @@
 //! `idle`: hold N synced connections and report the server's memory per connection.
 
-use super::conn::{connect, doc_url, server_addr, source_addr};
+use super::conn::{connect, server_addr, source_addr};
 use super::proc_stats::rss_bytes;
+use crate::wire::{Event, Protocol};
 use futures_util::{SinkExt, StreamExt};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message as Ws;
-use weft_protocol::Message;
 use weft_protocol::yrs::StateVector;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct IdleArgs {
-    /// Base WebSocket URL; the document name is appended.
-    #[arg(long, default_value = "ws://127.0.0.1:4000/ws")]
+    /// Server URL; `{doc}` is replaced by the document name (appended when absent, for the
+    /// y-websocket framing).
+    #[arg(long, default_value = "ws://127.0.0.1:4000/ws/{doc}")]
     pub url: String,
+    #[arg(long, value_enum, default_value = "y-websocket")]
+    pub protocol: Protocol,
     /// Connections to hold.
     #[arg(long, default_value_t = 1000)]
     pub connections: usize,
@@ -45,18 +48,18 @@ pub struct IdleReport {
 
 pub async fn run(args: IdleArgs) -> anyhow::Result<IdleReport> {
     let _ = rlimit::increase_nofile_limit(u64::MAX);
-    let server = server_addr(&args.url)?;
+    let framing: Arc<dyn crate::wire::Framing> = Arc::from(args.protocol.framing());
+    let server = server_addr(&framing.url(&args.url, "idle-0", None))?;
     let rss_before = args.server_pid.and_then(rss_bytes);
     let started = Instant::now();
     let gate = Arc::new(Semaphore::new(256));
     let (done_tx, mut done_rx) = tokio::sync::mpsc::channel::<bool>(args.connections.max(1));
     let stop = tokio_util::sync::CancellationToken::new();
     for i in 0..args.connections {
-        let url = doc_url(
-            &args.url,
-            &format!("idle-{}", i % args.docs.max(1)),
-            args.token.as_deref(),
-        );
+        let doc = format!("idle-{}", i % args.docs.max(1));
+        let url = framing.url(&args.url, &doc, args.token.as_deref());
+        let framing = framing.clone();
+        let token = args.token.clone();
         let gate = gate.clone();
         let done = done_tx.clone();
         let stop = stop.clone();
@@ -70,17 +73,28 @@ pub async fn run(args: IdleArgs) -> anyhow::Result<IdleReport> {
                 }
             };
             let (mut sink, mut stream) = ws.split();
-            let step1 = Message::SyncStep1(StateVector::default()).encode();
-            if sink.send(Ws::Binary(step1.into())).await.is_err() {
-                let _ = done.send(false).await;
-                return;
+            for frame in framing.open(&doc, token.as_deref(), &StateVector::default()) {
+                if sink.send(Ws::Binary(frame.into())).await.is_err() {
+                    let _ = done.send(false).await;
+                    return;
+                }
             }
             let mut synced = false;
             while let Some(Ok(frame)) = stream.next().await {
-                if let Ws::Binary(b) = frame
-                    && b.starts_with(&[0, 1])
-                {
-                    synced = true;
+                let Ws::Binary(b) = frame else { continue };
+                let events = framing.decode(&doc, &b).unwrap_or_default();
+                for event in events {
+                    match event {
+                        Event::SyncStep1(_) => {
+                            // An empty document has nothing the server lacks.
+                            let reply = framing.sync_step2(&doc, vec![0, 0]);
+                            let _ = sink.send(Ws::Binary(reply.into())).await;
+                        }
+                        Event::SyncStep2(_) => synced = true,
+                        _ => {}
+                    }
+                }
+                if synced {
                     break;
                 }
             }

@@ -5,7 +5,9 @@ mod checksum;
 mod compaction_trace;
 mod locate;
 mod model;
+mod peers;
 mod real_traces;
+mod smoke;
 mod synthetic;
 mod trace_file;
 

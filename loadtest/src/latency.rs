@@ -1,0 +1,265 @@
+//! End-to-end latency: from the moment a client sends an update until every other client of
+//! the document has applied it.
+//!
+//! Servers relay updates differently: Weft forwards the client's bytes, the y-websocket
+//! reference server re-encodes each one, Hocuspocus merges what arrives in one event-loop turn
+//! and echoes it to the sender too. So an update is recognised by what it does, not by its
+//! bytes: the insert clock range it ends at (client, end clock), or, for a delete-only update,
+//! a hash of its delete set. A received update completes every pending update whose insert
+//! range it covers, so merged relays count for each update they carry; echoes to the sender
+//! are skipped. The last receiver records the latency in an HDR histogram and a per-second
+//! timeline.
+
+use hdrhistogram::Histogram;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use yrs::Update;
+use yrs::updates::encoder::Encode;
+
+/// Per client, the clock range an update inserts: (client, first clock, clock after the last).
+/// (yrs's `Update::state_vector` only counts updates that start at clock 0.)
+pub(crate) fn insert_bounds(update: &Update) -> Vec<(u64, u32, u32)> {
+    update
+        .insertions(true)
+        .iter()
+        .filter_map(|(client, ranges)| {
+            let start = ranges.iter().map(|r| r.start).min()?;
+            let end = ranges.iter().map(|r| r.end).max()?;
+            Some((client.get(), start, end))
+        })
+        .collect()
+}
+
+/// A hash of a delete-only update's delete set.
+pub(crate) fn delete_key(update: &Update) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    update.delete_set().encode_v1().hash(&mut hasher);
+    hasher.finish()
+}
+
+struct Pending {
+    sent: Instant,
+    sender: u64,
+    remaining: u32,
+}
+
+/// Latencies of one run.
+pub struct LatencyTracker {
+    start: Instant,
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    /// (doc, client) -> end clock of an update's inserts -> pending.
+    by_clock: HashMap<(u32, u64), BTreeMap<u32, Pending>>,
+    /// (doc, delete-set hash) of delete-only updates -> pending.
+    by_delete: HashMap<(u32, u64), Pending>,
+    histogram: Histogram<u64>,
+    /// Per elapsed second: (count, sum of µs, max µs).
+    timeline: Vec<(u64, u64, u64)>,
+    unmatched: u64,
+    /// Sent updates applied by one receiver, counted once per receiver (merged relays count
+    /// for each update they carry).
+    deliveries: u64,
+}
+
+/// Percentiles in milliseconds.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct LatencySummary {
+    pub count: u64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub max_ms: f64,
+    pub mean_ms: f64,
+    /// Updates that were never applied by every receiver before the run ended.
+    pub incomplete: u64,
+    /// Received updates no sender registered (a server that merges or splits updates).
+    pub unmatched: u64,
+}
+
+/// One second of the run.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LatencySecond {
+    pub second: usize,
+    pub count: u64,
+    pub mean_ms: f64,
+    pub max_ms: f64,
+}
+
+impl LatencyTracker {
+    pub fn new() -> anyhow::Result<LatencyTracker> {
+        Ok(LatencyTracker {
+            start: Instant::now(),
+            inner: Mutex::new(Inner {
+                by_clock: HashMap::new(),
+                by_delete: HashMap::new(),
+                deliveries: 0,
+                // 1 µs .. 10 min at 3 significant digits.
+                histogram: Histogram::new_with_bounds(1, 600_000_000, 3)?,
+                timeline: Vec::new(),
+                unmatched: 0,
+            }),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Client `sender` of document `doc` is about to send `update`, which `receivers` others
+    /// must apply.
+    pub fn sent(&self, doc: u32, sender: u64, update: &Update, receivers: u32) {
+        if receivers == 0 {
+            return;
+        }
+        let pending = Pending {
+            sent: Instant::now(),
+            sender,
+            remaining: receivers,
+        };
+        let end = insert_bounds(update)
+            .into_iter()
+            .find(|(client, _, _)| *client == sender)
+            .map(|(_, _, end)| end);
+        let mut inner = self.lock();
+        match end {
+            None => {
+                inner.by_delete.insert((doc, delete_key(update)), pending);
+            }
+            Some(end) => {
+                inner
+                    .by_clock
+                    .entry((doc, sender))
+                    .or_default()
+                    .insert(end, pending);
+            }
+        }
+    }
+
+    /// Client `me` of document `doc` applied `update` (possibly several updates merged).
+    pub fn received(&self, doc: u32, me: u64, update: &Update) {
+        let now = Instant::now();
+        let mut done = Vec::new();
+        let mut inner = self.lock();
+        let bounds = insert_bounds(update);
+        let mut matched = false;
+        let mut delivered = 0u64;
+        for &(client, start, end) in &bounds {
+            if client == me {
+                continue;
+            }
+            let Some(map) = inner.by_clock.get_mut(&(doc, client)) else {
+                continue;
+            };
+            let covered: Vec<u32> = map.range(start + 1..=end).map(|(k, _)| *k).collect();
+            for key in covered {
+                matched = true;
+                if let Some(p) = map.get_mut(&key) {
+                    delivered += 1;
+                    p.remaining -= 1;
+                    if p.remaining == 0 {
+                        done.push(p.sent);
+                        map.remove(&key);
+                    }
+                }
+            }
+        }
+        if bounds.is_empty() {
+            let key = (doc, delete_key(update));
+            if let Some(p) = inner.by_delete.get_mut(&key) {
+                if p.sender == me {
+                    return;
+                }
+                matched = true;
+                delivered += 1;
+                p.remaining -= 1;
+                if p.remaining == 0 {
+                    done.push(p.sent);
+                    inner.by_delete.remove(&key);
+                }
+            }
+        }
+        inner.deliveries += delivered;
+        if !matched && bounds.iter().any(|(c, _, _)| *c != me) {
+            inner.unmatched += 1;
+        }
+        for sent in done {
+            let micros = u64::try_from(now.duration_since(sent).as_micros())
+                .unwrap_or(u64::MAX)
+                .max(1);
+            inner.histogram.saturating_record(micros);
+            let second = usize::try_from(now.duration_since(self.start).as_secs()).unwrap_or(0);
+            if inner.timeline.len() <= second {
+                inner.timeline.resize(second + 1, (0, 0, 0));
+            }
+            let slot = &mut inner.timeline[second];
+            slot.0 += 1;
+            slot.1 += micros;
+            slot.2 = slot.2.max(micros);
+        }
+    }
+
+    pub fn summary(&self) -> LatencySummary {
+        let inner = self.lock();
+        let h = &inner.histogram;
+        let ms = |us: u64| us as f64 / 1000.0;
+        LatencySummary {
+            count: h.len(),
+            p50_ms: ms(h.value_at_quantile(0.5)),
+            p90_ms: ms(h.value_at_quantile(0.9)),
+            p99_ms: ms(h.value_at_quantile(0.99)),
+            p999_ms: ms(h.value_at_quantile(0.999)),
+            max_ms: ms(h.max()),
+            mean_ms: h.mean() / 1000.0,
+            incomplete: (inner.by_clock.values().map(BTreeMap::len).sum::<usize>()
+                + inner.by_delete.len()) as u64,
+            unmatched: inner.unmatched,
+        }
+    }
+
+    /// Sent updates applied by receivers so far, once per receiver.
+    pub fn deliveries(&self) -> u64 {
+        self.lock().deliveries
+    }
+
+    pub fn timeline(&self) -> Vec<LatencySecond> {
+        self.lock()
+            .timeline
+            .iter()
+            .enumerate()
+            .map(|(second, (n, sum, max))| LatencySecond {
+                second,
+                count: *n,
+                mean_ms: if *n == 0 {
+                    0.0
+                } else {
+                    *sum as f64 / *n as f64 / 1000.0
+                },
+                max_ms: *max as f64 / 1000.0,
+            })
+            .collect()
+    }
+
+    /// (upper bound ms, count) buckets of the histogram on a log scale, for charts.
+    pub fn buckets(&self) -> Vec<(f64, u64)> {
+        let inner = self.lock();
+        inner
+            .histogram
+            .iter_log(100, 2.0)
+            .map(|v| {
+                (
+                    v.value_iterated_to() as f64 / 1000.0,
+                    v.count_since_last_iteration(),
+                )
+            })
+            .collect()
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+}

@@ -1,0 +1,82 @@
+//! Load scenarios over real WebSockets against any Yjs server: `replay` (a real trace split over
+//! several editors per document), `fanout` (one writer, many readers) and `join-storm` (many
+//! clients joining one large document at once). Each produces a [`RunReport`].
+
+pub mod fanout;
+pub mod join_storm;
+pub mod replay;
+mod target;
+
+pub use target::{ServerSampler, Target};
+
+use crate::latency::{LatencySecond, LatencySummary};
+
+/// Percentiles of a set of durations, in milliseconds.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Spread {
+    pub count: usize,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+impl Spread {
+    pub fn of(mut ms: Vec<f64>) -> Spread {
+        if ms.is_empty() {
+            return Spread::default();
+        }
+        ms.sort_by(f64::total_cmp);
+        let at = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
+        Spread {
+            count: ms.len(),
+            p50_ms: at(0.5),
+            p90_ms: at(0.9),
+            p99_ms: at(0.99),
+            max_ms: at(1.0),
+        }
+    }
+}
+
+/// What one scenario run measured.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct RunReport {
+    pub scenario: String,
+    pub server: String,
+    pub params: serde_json::Value,
+    pub clients: usize,
+    pub docs: usize,
+    pub secs: f64,
+    /// Updates sent by all clients.
+    pub updates_sent: u64,
+    /// Sent updates applied by receivers (once per receiver), per second of the run.
+    pub delivered_per_sec: f64,
+    pub latency: LatencySummary,
+    pub timeline: Vec<LatencySecond>,
+    /// (upper bound ms, count) histogram buckets.
+    pub histogram: Vec<(f64, u64)>,
+    pub connect: Spread,
+    pub sync: Spread,
+    pub errors: u64,
+    pub error_samples: Vec<String>,
+    /// Every client ended with the expected text.
+    pub converged: bool,
+    pub mismatched_clients: u64,
+    pub server_rss_max_bytes: Option<u64>,
+    pub server_cpu_secs: Option<f64>,
+}
+
+impl RunReport {
+    /// Records a client failure (keeps the first few messages).
+    pub fn error(&mut self, e: impl std::fmt::Display) {
+        self.errors += 1;
+        if self.error_samples.len() < 10 {
+            self.error_samples.push(e.to_string());
+        }
+    }
+
+    /// A run passes when every client converged and nothing failed.
+    pub fn passed(&self) -> bool {
+        self.converged && self.errors == 0
+    }
+}

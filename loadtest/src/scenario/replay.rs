@@ -1,0 +1,301 @@
+//! `replay`: a real editing trace typed into D documents, each by K clients taking turns.
+//!
+//! The trace's transactions are cut into segments; segment s of a document is typed by its
+//! client s mod K, which first waits until it has applied every update the others typed before
+//! (trace positions assume the text as it was). So each document sees a realistic hand-off
+//! between editors, all documents run at once, and at the end every client's text must equal
+//! the trace's text (the whole trace: its `endContent`).
+
+use super::{RunReport, Spread, Target};
+use crate::client::{Client, ClientSpec, apply_txn};
+use crate::latency::LatencyTracker;
+use crate::trace::{Trace, Txn};
+use anyhow::Context;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::Barrier;
+use yrs::{GetString, ReadTxn, Transact};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReplayArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// Trace file; a bare name is looked up in the traces folder.
+    #[arg(long, default_value = "automerge-paper.json.gz")]
+    pub trace: PathBuf,
+    /// Documents edited at once.
+    #[arg(long, default_value_t = 10)]
+    pub docs: usize,
+    /// Clients per document, taking turns.
+    #[arg(long, default_value_t = 3)]
+    pub clients: usize,
+    /// Transactions of the trace each document gets (a prefix; 0: the whole trace).
+    #[arg(long, default_value_t = 2000)]
+    pub txns: usize,
+    /// Consecutive transactions one client types before the next takes over.
+    #[arg(long, default_value_t = 20)]
+    pub segment: usize,
+    /// Transactions per second per document; 0 types as fast as the server takes them.
+    #[arg(long, default_value_t = 0.0)]
+    pub rate: f64,
+    /// Longest any client may wait for the run to make progress.
+    #[arg(long, default_value = "120s")]
+    pub timeout: humantime::Duration,
+    /// Prefix of the document names (default: a random one, so runs never share documents).
+    #[arg(long)]
+    pub doc_prefix: Option<String>,
+}
+
+/// The trace prefix a run types, and what it must end as.
+pub(crate) struct Script {
+    pub(crate) txns: Vec<Txn>,
+    /// Updates each transaction produces (0 for a transaction that changes nothing).
+    pub(crate) updates: Vec<u64>,
+    /// [`Client::marks`] of the document after each transaction.
+    pub(crate) marks: Vec<(u64, u32)>,
+    pub(crate) expected: String,
+}
+
+impl Script {
+    /// The marks of a document that has every transaction before `i`.
+    pub(crate) fn marks_before(&self, i: usize) -> (u64, u32) {
+        if i == 0 { (0, 0) } else { self.marks[i - 1] }
+    }
+}
+
+pub(crate) fn script(trace: &Trace, n: usize) -> anyhow::Result<Script> {
+    let astral = |s: &str| s.chars().any(|c| c.len_utf16() == 2);
+    if astral(&trace.start_content)
+        || trace
+            .txns
+            .iter()
+            .flat_map(|t| &t.patches)
+            .any(|p| astral(&p.insert))
+    {
+        anyhow::bail!(
+            "this trace has characters outside the BMP; the multi-client replay needs BMP-only text"
+        );
+    }
+    if !trace.start_content.is_empty() {
+        anyhow::bail!("traces with a startContent are not supported by the multi-client replay");
+    }
+    let n = if n == 0 {
+        trace.txns.len()
+    } else {
+        n.min(trace.txns.len())
+    };
+    let txns = trace.txns[..n].to_vec();
+    let doc = crate::replay::new_doc();
+    let text = doc.get_or_insert_text(crate::client::TEXT);
+    let counter = Arc::new(AtomicU64::new(0));
+    let c = counter.clone();
+    doc.observe_update_v1("loadtest-script", move |_, _| {
+        c.fetch_add(1, Ordering::Relaxed);
+    })?;
+    let mut updates = Vec::with_capacity(n);
+    let mut marks = Vec::with_capacity(n);
+    for txn in &txns {
+        let before = counter.load(Ordering::Relaxed);
+        apply_txn(&doc, &text, txn);
+        updates.push(counter.load(Ordering::Relaxed) - before);
+        let t = doc.transact();
+        let sum = t.state_vector().iter().map(|(_, k)| u64::from(*k)).sum();
+        marks.push((sum, yrs::Text::len(&text, &t)));
+    }
+    let expected = text.get_string(&doc.transact());
+    if n == trace.txns.len() && expected != trace.end_content {
+        anyhow::bail!("the local replay of the trace does not give its endContent");
+    }
+    Ok(Script {
+        txns,
+        updates,
+        marks,
+        expected,
+    })
+}
+
+pub async fn run(args: ReplayArgs, trace: &Trace) -> anyhow::Result<RunReport> {
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
+    let k = args.clients.max(1);
+    let segment = args.segment.max(1);
+    let script = Arc::new(script(trace, args.txns)?);
+    let tracker = Arc::new(LatencyTracker::new()?);
+    let framing = args.target.framing();
+    let prefix = args
+        .doc_prefix
+        .clone()
+        .unwrap_or_else(|| format!("rp{:08x}", rand_u32()));
+    let timeout: Duration = args.timeout.into();
+    let sent = Arc::new(AtomicU64::new(0));
+    let total_updates = script.updates.iter().sum::<u64>() * args.docs as u64;
+    let bar = crate::report::progress(total_updates, "updates sent");
+
+    let start = Arc::new(Barrier::new(args.docs * k + 1));
+    let mut tasks = Vec::new();
+    let mut index = 0;
+    for d in 0..args.docs {
+        let doc = format!("{prefix}-{d}");
+        let token = args.target.token_for(&doc).await?;
+        for c in 0..k {
+            let spec = ClientSpec {
+                url_template: args.target.url.clone(),
+                framing: framing.clone(),
+                doc: doc.clone(),
+                doc_index: u32::try_from(d).unwrap_or(u32::MAX),
+                token: token.clone(),
+                index,
+            };
+            index += 1;
+            let (script, tracker, start, sent, rate) = (
+                script.clone(),
+                tracker.clone(),
+                start.clone(),
+                sent.clone(),
+                args.rate,
+            );
+            tasks.push(tokio::spawn(async move {
+                editor(
+                    spec, c, k, segment, rate, timeout, &script, &tracker, &start, &sent,
+                )
+                .await
+            }));
+        }
+    }
+    let ticker = crate::report::tick(bar.clone(), sent.clone());
+    let sampler = super::ServerSampler::start(args.target.server_pid);
+    start.wait().await;
+    let began = Instant::now();
+
+    let mut report = RunReport {
+        scenario: "replay".into(),
+        server: args.target.label.clone(),
+        params: serde_json::json!({
+            "trace": args.trace, "docs": args.docs, "clients_per_doc": k, "txns_per_doc": script.txns.len(),
+            "segment": segment, "rate_per_doc": args.rate, "protocol": args.target.protocol,
+        }),
+        clients: args.docs * k,
+        docs: args.docs,
+        converged: true,
+        ..RunReport::default()
+    };
+    let mut connects = Vec::new();
+    let mut syncs = Vec::new();
+    for task in tasks {
+        match task.await.context("client task")? {
+            Ok(outcome) => {
+                connects.push(outcome.connect_ms);
+                syncs.push(outcome.sync_ms);
+                if !outcome.converged {
+                    report.mismatched_clients += 1;
+                    report.converged = false;
+                }
+            }
+            Err(e) => {
+                report.error(e);
+                report.converged = false;
+            }
+        }
+    }
+    report.secs = began.elapsed().as_secs_f64();
+    ticker.abort();
+    bar.finish_and_clear();
+    let (rss, cpu) = sampler.finish();
+    report.server_rss_max_bytes = rss;
+    report.server_cpu_secs = cpu;
+    report.updates_sent = sent.load(Ordering::Relaxed);
+    report.delivered_per_sec = tracker.deliveries() as f64 / report.secs.max(1e-9);
+    report.latency = tracker.summary();
+    report.timeline = tracker.timeline();
+    report.histogram = tracker.buckets();
+    report.connect = Spread::of(connects);
+    report.sync = Spread::of(syncs);
+    Ok(report)
+}
+
+struct Outcome {
+    connect_ms: f64,
+    sync_ms: f64,
+    converged: bool,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn editor(
+    spec: ClientSpec,
+    me: usize,
+    k: usize,
+    segment: usize,
+    rate: f64,
+    timeout: Duration,
+    script: &Script,
+    tracker: &LatencyTracker,
+    start: &Barrier,
+    sent: &AtomicU64,
+) -> anyhow::Result<Outcome> {
+    let client = Client::connect(spec).await;
+    let mut client = match client {
+        Ok(c) => c,
+        Err(e) => {
+            start.wait().await;
+            return Err(e.into());
+        }
+    };
+    let synced = client.wait_synced(tracker, timeout).await;
+    start.wait().await;
+    synced?;
+    let receivers = u32::try_from(k - 1).unwrap_or(u32::MAX);
+    let n = script.txns.len();
+    let mine = |i: usize| (i / segment) % k == me;
+    let began = Instant::now();
+    let mut i = 0;
+    while i < n {
+        if !mine(i) {
+            i += 1;
+            continue;
+        }
+        // The hand-off: everything typed before this segment has arrived. Judged by the
+        // document's state, not by counting messages, since servers may merge relays.
+        let need = script.marks_before(i);
+        client
+            .pump_until(tracker, timeout, "the other editors' turn", |c| {
+                c.marks() == need
+            })
+            .await?;
+        let end = ((i / segment) + 1) * segment;
+        while i < end.min(n) {
+            if rate > 0.0 {
+                let at = began + Duration::from_secs_f64(i as f64 / rate);
+                tokio::time::sleep_until(at.into()).await;
+            }
+            let txn = &script.txns[i];
+            let n = client
+                .edit_and_send(tracker, receivers, |doc, text| apply_txn(doc, text, txn))
+                .await?;
+            sent.fetch_add(n as u64, Ordering::Relaxed);
+            i += 1;
+        }
+    }
+    let last = script.marks_before(n);
+    client
+        .pump_until(tracker, timeout, "the end of the replay", |c| {
+            c.marks() == last
+        })
+        .await?;
+    let converged = client.text_string() == script.expected;
+    let outcome = Outcome {
+        connect_ms: client.connect_time.as_secs_f64() * 1000.0,
+        sync_ms: client.sync_time.unwrap_or_default().as_secs_f64() * 1000.0,
+        converged,
+    };
+    client.close().await;
+    Ok(outcome)
+}
+
+fn rand_u32() -> u32 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() ^ (d.as_secs() as u32))
+        .unwrap_or(0);
+    nanos ^ std::process::id().rotate_left(16)
+}
