@@ -105,8 +105,9 @@ async fn anonymous_access_is_off_by_default_and_works_when_enabled() {
     let open = TestServer::start_with(|c| c.allow_anonymous = true).await;
     let mut a = Client::join(&open.url("anon", None)).await;
     a.insert(0, "hi").await;
-    let b = Client::join(&open.url("anon", None)).await;
-    assert_eq!(b.text(), "hi");
+    // Joined after the update was sent, not necessarily after it was applied: wait for it.
+    let mut b = Client::join(&open.url("anon", None)).await;
+    b.until(|c| c.text() == "hi").await;
 }
 
 #[tokio::test]
