@@ -68,7 +68,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         None => {
-            let listener = tokio::net::TcpListener::bind(cli.config.listen).await?;
+            let listener = bind(cli.config.listen)?;
             let addr = listener.local_addr()?;
             println!("Weft collab-server listening on http://{addr}");
             println!("  WebSocket endpoint: ws://{addr}/ws/<doc>?token=<token>");
@@ -104,4 +104,18 @@ async fn shutdown_signal() {
         _ = ctrl_c => {}
         _ = term => {}
     }
+}
+
+/// Binds with a listen backlog of 4096 (the kernel caps it at `somaxconn`): a join storm of
+/// thousands of clients would overflow tokio's default of 1024 and cost the overflow's clients
+/// a one-second SYN retransmission.
+fn bind(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
 }
