@@ -1,7 +1,7 @@
 //! `fanout`: one writer per document types a trace while many readers watch; latency is until
 //! the last reader applied each update.
 
-use super::{RunReport, Spread, Target};
+use super::{ClientOutcome, RunReport, Target};
 use crate::client::{Client, ClientSpec, apply_txn};
 use crate::latency::LatencyTracker;
 use crate::trace::Trace;
@@ -121,42 +121,22 @@ pub async fn run(args: FanoutArgs, trace: &Trace) -> anyhow::Result<RunReport> {
         converged: true,
         ..RunReport::default()
     };
-    let (mut connects, mut syncs) = (Vec::new(), Vec::new());
     for w in writers {
         if let Err(e) = w.await.context("writer task")? {
             report.error(e);
             report.converged = false;
         }
     }
-    for r in readers {
-        match r.await.context("reader task")? {
-            Ok((connect_ms, sync_ms, converged)) => {
-                connects.push(connect_ms);
-                syncs.push(sync_ms);
-                if !converged {
-                    report.mismatched_clients += 1;
-                    report.converged = false;
-                }
-            }
-            Err(e) => {
-                report.error(e);
-                report.converged = false;
-            }
-        }
-    }
-    report.secs = began.elapsed().as_secs_f64();
+    let times = report.collect(readers).await;
     ticker.abort();
     bar.finish_and_clear();
-    let (rss, cpu) = sampler.finish();
-    report.server_rss_max_bytes = rss;
-    report.server_cpu_secs = cpu;
-    report.updates_sent = sent.load(Ordering::Relaxed);
-    report.delivered_per_sec = tracker.deliveries() as f64 / report.secs.max(1e-9);
-    report.latency = tracker.summary();
-    report.timeline = tracker.timeline();
-    report.histogram = tracker.buckets();
-    report.connect = Spread::of(connects);
-    report.sync = Spread::of(syncs);
+    report.finish(
+        began,
+        sampler,
+        &tracker,
+        sent.load(Ordering::Relaxed),
+        times,
+    );
     Ok(report)
 }
 
@@ -167,7 +147,7 @@ async fn reader(
     start: &Barrier,
     total: (u64, u32),
     expected: &str,
-) -> anyhow::Result<(f64, f64, bool)> {
+) -> anyhow::Result<ClientOutcome> {
     let mut client = match Client::connect(spec).await {
         Ok(c) => c,
         Err(e) => {
@@ -184,11 +164,11 @@ async fn reader(
         })
         .await?;
     let converged = client.text_string() == expected;
-    let out = (
-        client.connect_time.as_secs_f64() * 1000.0,
-        client.sync_time.unwrap_or_default().as_secs_f64() * 1000.0,
+    let out = ClientOutcome {
+        connect_ms: client.connect_time.as_secs_f64() * 1000.0,
+        sync_ms: client.sync_time.unwrap_or_default().as_secs_f64() * 1000.0,
         converged,
-    );
+    };
     client.close().await;
     Ok(out)
 }

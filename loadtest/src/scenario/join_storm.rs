@@ -3,7 +3,7 @@
 //! A seeding client first writes the whole trace's final document as one update; a checker
 //! waits until a fresh join receives all of it, then every client connects at the same moment.
 
-use super::{RunReport, Spread, Target};
+use super::{ClientOutcome, RunReport, Target};
 use crate::client::{Client, ClientSpec};
 use crate::latency::LatencyTracker;
 use crate::trace::Trace;
@@ -85,11 +85,13 @@ pub async fn run(args: JoinStormArgs, trace: &Trace) -> anyhow::Result<RunReport
             let began = Instant::now();
             let mut client = Client::connect(spec).await?;
             client.wait_synced(&tracker, timeout).await?;
-            let synced_ms = began.elapsed().as_secs_f64() * 1000.0;
-            let converged = client.text_string() == expected;
-            let connect_ms = client.connect_time.as_secs_f64() * 1000.0;
+            let outcome = ClientOutcome {
+                connect_ms: client.connect_time.as_secs_f64() * 1000.0,
+                sync_ms: began.elapsed().as_secs_f64() * 1000.0,
+                converged: client.text_string() == expected,
+            };
             client.close().await;
-            Ok::<_, anyhow::Error>((connect_ms, synced_ms, converged))
+            Ok::<_, anyhow::Error>(outcome)
         }));
     }
     start.wait().await;
@@ -106,29 +108,8 @@ pub async fn run(args: JoinStormArgs, trace: &Trace) -> anyhow::Result<RunReport
         converged: true,
         ..RunReport::default()
     };
-    let (mut connects, mut syncs) = (Vec::new(), Vec::new());
-    for t in tasks {
-        match t.await.context("join task")? {
-            Ok((c, s, ok)) => {
-                connects.push(c);
-                syncs.push(s);
-                if !ok {
-                    report.mismatched_clients += 1;
-                    report.converged = false;
-                }
-            }
-            Err(e) => {
-                report.error(e);
-                report.converged = false;
-            }
-        }
-    }
-    report.secs = began.elapsed().as_secs_f64();
-    let (rss, cpu) = sampler.finish();
-    report.server_rss_max_bytes = rss;
-    report.server_cpu_secs = cpu;
-    report.connect = Spread::of(connects);
-    report.sync = Spread::of(syncs);
+    let times = report.collect(tasks).await;
+    report.finish(began, sampler, &tracker, 0, times);
     seeder.close().await;
     Ok(report)
 }

@@ -9,7 +9,8 @@ mod target;
 
 pub use target::{ServerSampler, Target};
 
-use crate::latency::{LatencySecond, LatencySummary};
+use crate::latency::{LatencySecond, LatencySummary, LatencyTracker};
+use std::time::Instant;
 
 /// Percentiles of a set of durations, in milliseconds.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -78,5 +79,68 @@ impl RunReport {
     /// A run passes when every client converged and nothing failed.
     pub fn passed(&self) -> bool {
         self.converged && self.errors == 0
+    }
+}
+
+/// How one client's run ended.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientOutcome {
+    pub connect_ms: f64,
+    pub sync_ms: f64,
+    /// The client's text equals the expected one.
+    pub converged: bool,
+}
+
+impl RunReport {
+    /// Waits for every client task, counting failures and mismatches; returns connect and
+    /// sync times of the clients that finished.
+    pub async fn collect(
+        &mut self,
+        tasks: Vec<tokio::task::JoinHandle<anyhow::Result<ClientOutcome>>>,
+    ) -> (Vec<f64>, Vec<f64>) {
+        let (mut connects, mut syncs) = (Vec::new(), Vec::new());
+        for task in tasks {
+            let outcome = match task.await {
+                Ok(outcome) => outcome,
+                Err(e) => Err(anyhow::anyhow!("client task: {e}")),
+            };
+            match outcome {
+                Ok(o) => {
+                    connects.push(o.connect_ms);
+                    syncs.push(o.sync_ms);
+                    if !o.converged {
+                        self.mismatched_clients += 1;
+                        self.converged = false;
+                    }
+                }
+                Err(e) => {
+                    self.error(e);
+                    self.converged = false;
+                }
+            }
+        }
+        (connects, syncs)
+    }
+
+    /// Fills in what every scenario measures the same way, once its clients are done.
+    pub fn finish(
+        &mut self,
+        began: Instant,
+        sampler: ServerSampler,
+        tracker: &LatencyTracker,
+        sent: u64,
+        (connects, syncs): (Vec<f64>, Vec<f64>),
+    ) {
+        self.secs = began.elapsed().as_secs_f64();
+        let (rss, cpu) = sampler.finish();
+        self.server_rss_max_bytes = rss;
+        self.server_cpu_secs = cpu;
+        self.updates_sent = sent;
+        self.delivered_per_sec = tracker.deliveries() as f64 / self.secs.max(1e-9);
+        self.latency = tracker.summary();
+        self.timeline = tracker.timeline();
+        self.histogram = tracker.buckets();
+        self.connect = Spread::of(connects);
+        self.sync = Spread::of(syncs);
     }
 }

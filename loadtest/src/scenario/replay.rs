@@ -6,11 +6,11 @@
 //! between editors, all documents run at once, and at the end every client's text must equal
 //! the trace's text (the whole trace: its `endContent`).
 
-use super::{RunReport, Spread, Target};
+use super::{ClientOutcome, RunReport, Target};
 use crate::client::{Client, ClientSpec, apply_txn};
 use crate::latency::LatencyTracker;
 use crate::trace::{Trace, Txn};
-use anyhow::Context;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -180,44 +180,17 @@ pub async fn run(args: ReplayArgs, trace: &Trace) -> anyhow::Result<RunReport> {
         converged: true,
         ..RunReport::default()
     };
-    let mut connects = Vec::new();
-    let mut syncs = Vec::new();
-    for task in tasks {
-        match task.await.context("client task")? {
-            Ok(outcome) => {
-                connects.push(outcome.connect_ms);
-                syncs.push(outcome.sync_ms);
-                if !outcome.converged {
-                    report.mismatched_clients += 1;
-                    report.converged = false;
-                }
-            }
-            Err(e) => {
-                report.error(e);
-                report.converged = false;
-            }
-        }
-    }
-    report.secs = began.elapsed().as_secs_f64();
+    let times = report.collect(tasks).await;
     ticker.abort();
     bar.finish_and_clear();
-    let (rss, cpu) = sampler.finish();
-    report.server_rss_max_bytes = rss;
-    report.server_cpu_secs = cpu;
-    report.updates_sent = sent.load(Ordering::Relaxed);
-    report.delivered_per_sec = tracker.deliveries() as f64 / report.secs.max(1e-9);
-    report.latency = tracker.summary();
-    report.timeline = tracker.timeline();
-    report.histogram = tracker.buckets();
-    report.connect = Spread::of(connects);
-    report.sync = Spread::of(syncs);
+    report.finish(
+        began,
+        sampler,
+        &tracker,
+        sent.load(Ordering::Relaxed),
+        times,
+    );
     Ok(report)
-}
-
-struct Outcome {
-    connect_ms: f64,
-    sync_ms: f64,
-    converged: bool,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -232,7 +205,7 @@ async fn editor(
     tracker: &LatencyTracker,
     start: &Barrier,
     sent: &AtomicU64,
-) -> anyhow::Result<Outcome> {
+) -> anyhow::Result<ClientOutcome> {
     let client = Client::connect(spec).await;
     let mut client = match client {
         Ok(c) => c,
@@ -283,7 +256,7 @@ async fn editor(
         })
         .await?;
     let converged = client.text_string() == script.expected;
-    let outcome = Outcome {
+    let outcome = ClientOutcome {
         connect_ms: client.connect_time.as_secs_f64() * 1000.0,
         sync_ms: client.sync_time.unwrap_or_default().as_secs_f64() * 1000.0,
         converged,
