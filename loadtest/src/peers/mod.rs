@@ -8,6 +8,12 @@
 //! in `loadtest/peers/`, which print `ready` once they listen. Each child is killed if its
 //! [`RunningServer`] is dropped without [`RunningServer::stop`].
 
+mod install;
+mod ready;
+
+pub use install::{default_peers_dir, default_weft_bin, ensure_npm_installed};
+use ready::{free_port, read_tail, wait_for_healthz, wait_for_ready_line};
+
 use crate::wire::Protocol;
 use anyhow::{Context, anyhow, bail};
 use std::fmt;
@@ -290,164 +296,6 @@ async fn start_once(kind: ServerKind, opts: &PeerOptions) -> Result<RunningServe
 #[derive(Debug, thiserror::Error)]
 #[error("exited before it was ready ({0})")]
 struct Exited(ExitStatus);
-
-fn free_port() -> std::io::Result<u16> {
-    let l = StdTcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
-    Ok(l.local_addr()?.port())
-}
-
-/// Waits for the Node scripts' `ready` line, then drains the rest of stdout in the background
-/// so the child never blocks on a full pipe.
-async fn wait_for_ready_line(
-    child: &mut Child,
-    stdout: ChildStdout,
-    deadline: Instant,
-) -> anyhow::Result<()> {
-    let mut lines = BufReader::new(stdout).lines();
-    loop {
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        let line = tokio::select! {
-            line = lines.next_line() => line?,
-            status = child.wait() => return Err(Exited(status?).into()),
-            () = tokio::time::sleep(remaining) => bail!("no `ready` within {START_TIMEOUT:?}"),
-        };
-        match line {
-            Some(l) if l.trim() == "ready" => break,
-            Some(_) => continue,
-            None => {
-                // stdout closed: the process is exiting.
-                let status = tokio::time::timeout(Duration::from_secs(5), child.wait())
-                    .await
-                    .map_err(|_| anyhow!("stdout closed before `ready`"))??;
-                return Err(Exited(status).into());
-            }
-        }
-    }
-    let mut rest = lines.into_inner();
-    tokio::spawn(async move {
-        let mut sink = tokio::io::sink();
-        let _ = tokio::io::copy(&mut rest, &mut sink).await;
-    });
-    Ok(())
-}
-
-/// Waits until Weft answers `GET /healthz` with 200: listening alone is not enough, the
-/// server opens its storage between binding and serving.
-async fn wait_for_healthz(
-    child: &mut Child,
-    addr: SocketAddr,
-    deadline: Instant,
-) -> anyhow::Result<()> {
-    loop {
-        if let Some(status) = child.try_wait()? {
-            return Err(Exited(status).into());
-        }
-        let probe = tokio::time::timeout(Duration::from_secs(2), healthz_ok(addr)).await;
-        if matches!(probe, Ok(Ok(true))) {
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            bail!("{addr} did not answer /healthz within {START_TIMEOUT:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn healthz_ok(addr: SocketAddr) -> std::io::Result<bool> {
-    let mut stream = TcpStream::connect(addr).await?;
-    stream
-        .write_all(
-            format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
-                .as_bytes(),
-        )
-        .await?;
-    let mut head = [0u8; 12];
-    stream.read_exact(&mut head).await?;
-    Ok(head.starts_with(b"HTTP/1.1 200") || head.starts_with(b"HTTP/1.0 200"))
-}
-
-/// The last few KB of a log file, for error messages.
-fn read_tail(path: &Path) -> String {
-    const TAIL: usize = 4096;
-    match std::fs::read(path) {
-        Ok(bytes) => {
-            let start = bytes.len().saturating_sub(TAIL);
-            String::from_utf8_lossy(&bytes[start..]).into_owned()
-        }
-        Err(e) => format!("(cannot read {}: {e})", path.display()),
-    }
-}
-
-/// `loadtest/peers` in this source tree.
-pub fn default_peers_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("peers")
-}
-
-/// The `collab-server` binary of the same build: next to the current executable
-/// (`target/<profile>/`), or one folder up when running from `target/<profile>/deps/` (test
-/// binaries). Falls back to `collab-server` on PATH.
-pub fn default_weft_bin() -> PathBuf {
-    let name = format!("collab-server{}", std::env::consts::EXE_SUFFIX);
-    let Ok(exe) = std::env::current_exe() else {
-        return PathBuf::from(name);
-    };
-    let Some(dir) = exe.parent() else {
-        return PathBuf::from(name);
-    };
-    let beside = dir.join(&name);
-    if beside.is_file() {
-        return beside;
-    }
-    if dir.file_name().is_some_and(|n| n == "deps")
-        && let Some(profile_dir) = dir.parent()
-    {
-        return profile_dir.join(&name);
-    }
-    beside
-}
-
-/// Installs the peers' npm packages (`npm ci --no-audit --no-fund`, at most [`NPM_TIMEOUT`]) when
-/// `node_modules` lacks them. Serialized within the process: concurrent `npm ci` runs in one
-/// folder would delete each other's files.
-pub async fn ensure_npm_installed(peers_dir: &Path) -> anyhow::Result<()> {
-    static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-    let _guard = LOCK.lock().await;
-    let installed = [
-        "@hocuspocus/server/package.json",
-        "@y/websocket-server/package.json",
-        "yjs/package.json",
-    ]
-    .iter()
-    .all(|p| peers_dir.join("node_modules").join(p).is_file());
-    if installed {
-        return Ok(());
-    }
-    let mut cmd = Command::new("npm");
-    cmd.args(["ci", "--no-audit", "--no-fund"])
-        .current_dir(peers_dir)
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    let out = tokio::time::timeout(NPM_TIMEOUT, cmd.output())
-        .await
-        .map_err(|_| {
-            anyhow!(
-                "npm ci in {} took over {NPM_TIMEOUT:?}",
-                peers_dir.display()
-            )
-        })?
-        .with_context(|| "running npm (is Node.js/npm installed and on PATH?)")?;
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let start = stderr.len().saturating_sub(4096);
-        let tail = stderr.get(start..).unwrap_or(&stderr);
-        bail!(
-            "npm ci in {} failed ({}):\n{tail}",
-            peers_dir.display(),
-            out.status
-        );
-    }
-    Ok(())
-}
 
 #[cfg(test)]
 mod tests {
