@@ -71,15 +71,11 @@ pub struct Client {
     /// Updates produced by local transactions, captured from the document's update event.
     local: Arc<Mutex<Vec<Vec<u8>>>>,
     pub synced: bool,
-    /// Remote updates applied so far (echoes of our own updates excluded).
-    pub remote_updates: u64,
     /// Our client id in the document.
     me: u64,
     /// Delete-set keys of our delete-only updates not yet seen echoed back: some servers (the
     /// y-websocket reference server, Hocuspocus) send every update to its sender too.
     own_deletes: HashSet<u64>,
-    /// Echoes of our own updates received.
-    pub echoes: u64,
     pub connect_time: Duration,
     pub sync_time: Option<Duration>,
     started: Instant,
@@ -116,10 +112,8 @@ impl Client {
             text,
             local,
             synced: false,
-            remote_updates: 0,
             me: 0,
             own_deletes: HashSet::new(),
-            echoes: 0,
             connect_time,
             sync_time: None,
             started,
@@ -255,13 +249,7 @@ impl Client {
                         self.sync_time = Some(self.started.elapsed());
                     }
                 }
-                Event::Update(update) => {
-                    if self.apply(&update, Some(tracker))? {
-                        self.remote_updates += 1;
-                    } else {
-                        self.echoes += 1;
-                    }
-                }
+                Event::Update(update) => self.apply(&update, Some(tracker))?,
                 Event::Denied(reason) => return Err(ClientError::Denied(reason)),
                 Event::Ignored { reply: Some(frame) } => self.send(frame).await?,
                 Event::Awareness | Event::Authenticated | Event::Ignored { reply: None } => {}
@@ -270,12 +258,8 @@ impl Client {
         Ok(())
     }
 
-    /// Applies an update; false when it was the echo of one of ours.
-    fn apply(
-        &mut self,
-        bytes: &[u8],
-        tracker: Option<&LatencyTracker>,
-    ) -> Result<bool, ClientError> {
+    /// Applies an update, reporting it to `tracker` unless it is the echo of one of ours.
+    fn apply(&mut self, bytes: &[u8], tracker: Option<&LatencyTracker>) -> Result<(), ClientError> {
         let update = Update::decode_v1(bytes).map_err(|e| ClientError::Protocol(e.to_string()))?;
         let bounds = insert_bounds(&update);
         let echo = if bounds.is_empty() {
@@ -286,14 +270,13 @@ impl Client {
         if !echo && let Some(tracker) = tracker {
             tracker.received(self.spec.doc_index, self.me, &update);
         }
-        let remote = !echo;
         self.doc
             .transact_mut()
             .apply_update(update)
             .map_err(|e| ClientError::Protocol(e.to_string()))?;
         // Remote changes also fire the update event; they are not ours to send.
         self.drain_local();
-        Ok(remote)
+        Ok(())
     }
 
     /// Sends a close frame and waits briefly for the server's.

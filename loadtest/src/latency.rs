@@ -14,7 +14,7 @@ use hdrhistogram::Histogram;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use yrs::Update;
 use yrs::updates::encoder::Encode;
 
@@ -257,9 +257,5 @@ impl LatencyTracker {
                 )
             })
             .collect()
-    }
-
-    pub fn elapsed(&self) -> Duration {
-        self.start.elapsed()
     }
 }

@@ -52,11 +52,11 @@ fn owner_only(_file: &File) -> io::Result<()> {
 /// Makes the rename itself durable: on unix a directory entry is only on disk once the
 /// directory is synced.
 #[cfg(unix)]
-fn sync_dir(dir: &Path) -> io::Result<()> {
+pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
 #[cfg(not(unix))]
-fn sync_dir(_dir: &Path) -> io::Result<()> {
+pub(crate) fn sync_dir(_dir: &Path) -> io::Result<()> {
     Ok(())
 }
