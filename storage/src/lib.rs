@@ -4,12 +4,14 @@
 //! ([`DataDir`]) with collab-server's key pair, the SQL database (Postgres, or the embedded
 //! SQLite file) behind [`sql::Database`], the document store ([`docs::DocStore`]: an update log
 //! per document folded into snapshots) and the blob store ([`blob::BlobStore`]: S3, or a local
-//! folder). [`Storage::open`] opens all of them from one [`StorageConfig`]. Keeping every byte
-//! that outlives a process behind this crate means the servers never open files or connections
-//! of their own.
+//! folder). [`Storage::open`] opens all of them from one [`StorageConfig`]. The message bus
+//! ([`bus::Bus`]: Redis pub/sub, or in-process) carries live document updates and leases between
+//! nodes. Keeping every byte that outlives a process behind this crate means the servers never
+//! open files or connections of their own.
 
 mod atomic;
 pub mod blob;
+pub mod bus;
 pub mod data_dir;
 pub mod docs;
 mod error;

@@ -4,6 +4,7 @@
 mod backends;
 mod blob_local;
 mod blob_s3;
+mod bus;
 mod data_dir;
 mod doc_edits;
 mod docs;
