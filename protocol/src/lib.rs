@@ -1,17 +1,20 @@
 //! Weft's wire protocol, free of I/O.
 //!
 //! This crate is what both servers and the load tester agree on: the y-websocket message set
-//! ([`Message`], one message per outgoing frame, several per incoming frame via [`FrameReader`])
-//! and the collab token that api-server mints and collab-server checks ([`token`]). It never
+//! ([`Message`], one message per outgoing frame, several per incoming frame via [`FrameReader`]),
+//! the collab token that api-server mints and collab-server checks ([`token`]), and the envelopes
+//! collab nodes exchange over the bus ([`envelope`]). It never
 //! touches a socket, a clock-driven runtime or a file, so it can be fuzzed and property-tested in
 //! isolation, the way y-sweet-core and mini-redis's `frame.rs` are.
 
 pub mod awareness;
+pub mod envelope;
 pub mod message;
 pub mod reader;
 pub mod token;
 
 pub use awareness::{decode_awareness, decode_update};
+pub use envelope::{Body, Envelope, EnvelopeError, NodeEnvelope, NodeEvent};
 pub use message::{DecodeError, Message};
 pub use reader::{FrameReader, decode_frame};
 pub use token::{
