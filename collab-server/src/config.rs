@@ -121,6 +121,29 @@ pub struct Config {
     /// …or this many bytes.
     #[arg(long, env = "STORAGE_COMPACT_AFTER_BYTES", default_value_t = 1024 * 1024)]
     pub compact_after_bytes: u64,
+
+    /// Redis that collab nodes share live updates and presence through (`redis://host:port`).
+    /// Without it the node uses an in-process bus and is alone.
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// Prefix of every Redis channel and key, so several deployments can share one Redis.
+    #[arg(long, env = "WEFT_BUS_PREFIX", default_value = "weft")]
+    pub bus_prefix: String,
+
+    /// How often a node tells the others it is alive.
+    #[arg(long, env = "COLLAB_NODE_HEARTBEAT", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub node_heartbeat: Duration,
+
+    /// A node not heard from for this long counts as gone: its clients' presence is removed and
+    /// the documents it shared are written from the survivors' memory.
+    #[arg(long, env = "COLLAB_NODE_TIMEOUT", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub node_timeout: Duration,
+
+    /// Bus messages waiting to be published; past this, messages are dropped and the documents
+    /// they belonged to resynchronise once the bus is back.
+    #[arg(long, env = "COLLAB_BUS_OUTBOX", default_value_t = 16_384)]
+    pub bus_outbox: usize,
 }
 
 impl Config {
@@ -152,6 +175,11 @@ impl Config {
             snapshot_blob_threshold: 1024 * 1024,
             compact_after_rows: 500,
             compact_after_bytes: 1024 * 1024,
+            redis_url: None,
+            bus_prefix: "weft".into(),
+            node_heartbeat: Duration::from_secs(5),
+            node_timeout: Duration::from_secs(15),
+            bus_outbox: 16_384,
         }
     }
 

@@ -58,6 +58,14 @@ pub struct Metrics {
     pub doc_loads: Family<ResultLabel, Counter>,
     pub doc_load_seconds: Histogram,
     pub compactions: Family<ResultLabel, Counter>,
+    pub state_diffs_written: Counter,
+    pub bus_published: Family<KindLabel, Counter>,
+    pub bus_publish_failures: Counter,
+    pub bus_outbox_dropped: Counter,
+    pub bus_received: Family<KindLabel, Counter>,
+    pub bus_resyncs: Family<ReasonLabel, Counter>,
+    pub cluster_peers: Gauge,
+    pub cluster_peers_gone: Counter,
 }
 
 impl Default for Metrics {
@@ -91,6 +99,14 @@ impl Metrics {
             // 1 ms to ~16 s.
             doc_load_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 15)),
             compactions: Family::default(),
+            state_diffs_written: Counter::default(),
+            bus_published: Family::default(),
+            bus_publish_failures: Counter::default(),
+            bus_outbox_dropped: Counter::default(),
+            bus_received: Family::default(),
+            bus_resyncs: Family::default(),
+            cluster_peers: Gauge::default(),
+            cluster_peers_gone: Counter::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -180,6 +196,46 @@ impl Metrics {
             "compactions",
             "Compactions of a document's update log, by result",
             m.compactions.clone(),
+        );
+        registry.register(
+            "state_diffs_written",
+            "Writes of in-memory state that storage lacked (unload, shutdown, a peer node gone)",
+            m.state_diffs_written.clone(),
+        );
+        registry.register(
+            "bus_published",
+            "Messages published on the bus, by kind",
+            m.bus_published.clone(),
+        );
+        registry.register(
+            "bus_publish_failures",
+            "Batches of bus messages that could not be published",
+            m.bus_publish_failures.clone(),
+        );
+        registry.register(
+            "bus_outbox_dropped",
+            "Bus messages dropped because the outbox was full",
+            m.bus_outbox_dropped.clone(),
+        );
+        registry.register(
+            "bus_received",
+            "Messages received from the bus, by kind (own: this node's, ignored)",
+            m.bus_received.clone(),
+        );
+        registry.register(
+            "bus_resyncs",
+            "State-vector exchanges started for a document, by reason",
+            m.bus_resyncs.clone(),
+        );
+        registry.register(
+            "cluster_peers",
+            "Other collab nodes heard from recently",
+            m.cluster_peers.clone(),
+        );
+        registry.register(
+            "cluster_peers_gone",
+            "Other collab nodes that stopped or timed out",
+            m.cluster_peers_gone.clone(),
         );
         Metrics { registry, ..m }
     }

@@ -6,7 +6,8 @@
 //! 512 updates each, merged into one row; writes go back to back while more are pending).
 //! A failed write puts the batch back and retries with exponential backoff while the room keeps
 //! serving live edits; `/metrics` shows the backlog. When the log grows past the store's
-//! thresholds the document is compacted in the background, one compaction per room at a time.
+//! thresholds the document is compacted in the background, one compaction per room at a time,
+//! and one node at a time (a lease on the bus).
 
 use crate::metrics::{Metrics, ResultLabel};
 use crate::pending::{Batch, PendingLog};
@@ -101,7 +102,19 @@ impl Persistence {
     pub fn compact(self: &Arc<Self>, room: Arc<Room>) {
         let persistence = self.clone();
         self.tasks.spawn(async move {
+            if !room.cluster().claim_compaction(room.name()).await {
+                persistence
+                    .metrics
+                    .compactions
+                    .get_or_create(&ResultLabel {
+                        result: "leased_elsewhere",
+                    })
+                    .inc();
+                room.compaction_done();
+                return;
+            }
             let result = persistence.store.compact(room.name()).await;
+            room.cluster().release_compaction(room.name()).await;
             let label = ResultLabel::of(&result);
             persistence.metrics.compactions.get_or_create(&label).inc();
             match result {

@@ -10,12 +10,18 @@
 //! half-loaded document. A room whose load failed is dropped from the registry and its waiting
 //! joiners are refused, so the next join tries again. A room is unloaded only once everything
 //! it applied is written.
+//!
+//! A room subscribes to its document's bus channel before it reads storage, so an update that
+//! another node publishes during the read is either in what was read or in the subscription's
+//! buffer, which the room applies once installed; it then asks the other nodes for anything they
+//! hold that storage did not (updates they have not written yet).
 
+use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::peer::{ConnId, Peer};
 use crate::persist::Persistence;
-use crate::room::{Room, lock};
+use crate::room::{ResyncReason, Room, lock};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -28,6 +34,7 @@ pub struct Rooms {
     map: Mutex<HashMap<String, Arc<Room>>>,
     metrics: Arc<Metrics>,
     persist: Arc<Persistence>,
+    cluster: Arc<Cluster>,
     unload_grace: Duration,
     tasks: TaskTracker,
     shutdown: CancellationToken,
@@ -37,6 +44,7 @@ impl Rooms {
     pub fn new(
         config: &Config,
         persist: Arc<Persistence>,
+        cluster: Arc<Cluster>,
         tasks: TaskTracker,
         shutdown: CancellationToken,
     ) -> Rooms {
@@ -44,6 +52,7 @@ impl Rooms {
             map: Mutex::default(),
             metrics: persist.metrics.clone(),
             persist,
+            cluster,
             unload_grace: config.unload_grace,
             tasks,
             shutdown,
@@ -68,7 +77,11 @@ impl Rooms {
                 match map.get(name) {
                     Some(room) => (room.clone(), false),
                     None => {
-                        let room = Arc::new(Room::new(name.to_owned(), self.persist.clone()));
+                        let room = Arc::new(Room::new(
+                            name.to_owned(),
+                            self.persist.clone(),
+                            self.cluster.clone(),
+                        ));
                         map.insert(name.to_owned(), room.clone());
                         (room, true)
                     }
@@ -88,6 +101,7 @@ impl Rooms {
     }
 
     async fn load(self: Arc<Self>, room: Arc<Room>) {
+        let subscription = self.cluster.subscribe_doc(room.name()).await;
         let result = match self.persist.load(room.name()).await {
             Ok(stored) => {
                 let installing = room.clone();
@@ -97,7 +111,16 @@ impl Rooms {
             }
             Err(e) => Err(crate::persist::error_chain(&e)),
         };
-        if let Err(reason) = result {
+        if result.is_ok() {
+            let (pump, shutdown) = (room.clone().pump_bus(subscription), self.shutdown.clone());
+            self.tasks.spawn(async move {
+                tokio::select! {
+                    _ = pump => {}
+                    _ = shutdown.cancelled() => {}
+                }
+            });
+            room.request_resync(ResyncReason::Loaded);
+        } else if let Err(reason) = result {
             tracing::error!(doc = room.name(), %reason, "document could not be loaded");
             {
                 let mut map = self.map();
@@ -135,6 +158,12 @@ impl Rooms {
                 return;
             }
             room.flush().await;
+            if !room.save_missing().await {
+                // Storage is away and this room may hold the only copy of other nodes'
+                // changes: stay loaded and try again.
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
             let mut map = self.map();
             let same = map.get(room.name()).is_some_and(|r| Arc::ptr_eq(r, room));
             if !same {
@@ -150,10 +179,22 @@ impl Rooms {
         }
     }
 
-    /// Writes every room's pending updates (graceful shutdown).
+    /// Writes every room's pending updates and what only its memory holds (graceful shutdown).
     pub async fn flush_all(&self) {
         let rooms = self.snapshot();
-        futures_util::future::join_all(rooms.iter().map(|room| room.flush())).await;
+        futures_util::future::join_all(rooms.iter().map(|room| room.save_missing())).await;
+    }
+
+    /// The loaded room of `name`, if any.
+    pub fn get(&self, name: &str) -> Option<Arc<Room>> {
+        self.map().get(name).cloned()
+    }
+
+    /// Writes, in the background, what only `room`'s memory holds (a peer node is gone).
+    pub fn save_missing_soon(&self, room: Arc<Room>) {
+        self.tasks.spawn(async move {
+            room.save_missing().await;
+        });
     }
 
     /// Rooms currently loaded.

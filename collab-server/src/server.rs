@@ -1,10 +1,12 @@
 //! Starting and stopping a collab node: `run(listener, config, shutdown)`.
 //!
 //! Tests, the binary and the one-process default all go through this one entry point. Shutdown
-//! stops accepting, closes every socket with 1001, waits (bounded) for connections to end and
-//! writes every room's pending updates before returning.
+//! stops accepting, closes every socket with 1001, waits (bounded) for connections to end,
+//! writes every room's pending updates (and what only its memory holds), publishes what is
+//! still queued for the bus and says bye to the other nodes before returning.
 
 use crate::blob_routes::blob_routes;
+use crate::cluster::{Cluster, liveness, outbox};
 use crate::config::Config;
 use crate::connection::ConnContext;
 use crate::http::{AppState, router};
@@ -25,6 +27,8 @@ pub enum ServerError {
     Keys(#[from] crate::keys::KeyError),
     #[error("storage: {0}")]
     Storage(#[from] weft_storage::StorageError),
+    #[error("bus: {0}")]
+    Bus(#[from] weft_storage::bus::BusError),
     #[error("serving: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -49,7 +53,31 @@ pub async fn run(
         ),
         "storage open"
     );
+    let bus = weft_storage::bus::open_bus(
+        config.redis_url.as_deref(),
+        weft_storage::bus::BusOptions {
+            prefix: config.bus_prefix.clone(),
+            queue: 1024,
+        },
+    )
+    .await?;
     let metrics = Arc::new(Metrics::new());
+    let (cluster, outbox_rx) = Cluster::new(
+        bus,
+        metrics.clone(),
+        config.bus_outbox,
+        config.node_heartbeat,
+        config.node_timeout,
+    );
+    tracing::info!(
+        node = format_args!("{:016x}", cluster.node),
+        bus = if config.redis_url.is_some() {
+            "redis"
+        } else {
+            "in-process"
+        },
+        "bus open"
+    );
     let cancel = CancellationToken::new();
     let tasks = TaskTracker::new();
     let persist = Arc::new(Persistence {
@@ -59,7 +87,28 @@ pub async fn run(
         max_pending: config.max_pending_updates.max(1),
         tasks: tasks.clone(),
     });
-    let rooms = Arc::new(Rooms::new(&config, persist, tasks.clone(), cancel.clone()));
+    let rooms = Arc::new(Rooms::new(
+        &config,
+        persist,
+        cluster.clone(),
+        tasks.clone(),
+        cancel.clone(),
+    ));
+    // The bus tasks outlive the connections: they publish what the final flush queues.
+    let cluster_stop = CancellationToken::new();
+    let cluster_tasks = [
+        tokio::spawn(outbox::run(
+            cluster.clone(),
+            outbox_rx,
+            rooms.clone(),
+            cluster_stop.clone(),
+        )),
+        tokio::spawn(liveness::run(
+            cluster.clone(),
+            rooms.clone(),
+            cluster_stop.clone(),
+        )),
+    ];
     tasks.spawn(
         rooms
             .clone()
@@ -106,6 +155,8 @@ pub async fn run(
     let drain = async {
         tasks.wait().await;
         rooms.flush_all().await;
+        cluster_stop.cancel();
+        futures_util::future::join_all(cluster_tasks).await;
     };
     if tokio::time::timeout(config.shutdown_timeout, drain)
         .await

@@ -1,10 +1,13 @@
 //! The durable side of a room: installing its stored state before anyone is answered,
-//! writing its pending updates in batches, and claiming compactions.
+//! writing its pending updates in batches, writing what only its memory holds when the node
+//! that should have written it may not, and claiming compactions.
 
 use super::{LoadState, MAX_BATCH, Room, lock};
 use crate::pending::Batch;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use weft_protocol::yrs::updates::decoder::Decode;
+use weft_protocol::yrs::{Doc, ReadTxn, Transact, Update};
 use weft_storage::docs::{StoredDoc, apply_parts};
 
 impl Room {
@@ -23,6 +26,7 @@ impl Room {
     /// Marks the load failed: waiting joiners are refused, and the room takes nobody.
     pub fn fail(&self, reason: String) {
         lock(&self.state).closed = true;
+        self.unloaded.cancel();
         self.load.send_replace(LoadState::Failed(reason));
     }
 
@@ -54,6 +58,70 @@ impl Room {
             };
             self.persist.write(self, batch).await;
         }
+    }
+
+    /// Writes the room's pending updates, then, if it applied changes from other nodes, whatever
+    /// its memory holds that storage lacks: storage is read back and only the difference is
+    /// appended (nothing when the nodes that made the changes wrote them). Used before the room
+    /// unloads, at shutdown and when a peer node is gone, so an update survives as long as any
+    /// node still holds it. Returns false if storage could not be read or written; the room then
+    /// still counts as holding unsaved changes.
+    pub async fn save_missing(self: &Arc<Self>) -> bool {
+        self.flush().await;
+        let _write = self.flush_lock.lock().await;
+        {
+            let mut state = lock(&self.state);
+            if !state.remote.foreign_unsaved {
+                return true;
+            }
+            // Cleared before reading memory: a change arriving meanwhile sets it again.
+            state.remote.foreign_unsaved = false;
+        }
+        let saved = self.write_missing().await;
+        if let Err(e) = &saved {
+            tracing::warn!(doc = self.name, error = %e, "could not save changes from other nodes");
+            lock(&self.state).remote.foreign_unsaved = true;
+        }
+        saved.is_ok()
+    }
+
+    async fn write_missing(self: &Arc<Self>) -> Result<(), String> {
+        let stored = self
+            .persist
+            .load(&self.name)
+            .await
+            .map_err(|e| crate::persist::error_chain(&e))?;
+        let room = self.clone();
+        let missing = tokio::task::spawn_blocking(move || room.missing_from(&stored))
+            .await
+            .map_err(|e| e.to_string())??;
+        let Some(update) = missing else {
+            return Ok(());
+        };
+        self.persist
+            .store
+            .append_counted(&self.name, &[bytes::Bytes::from(update)], 0)
+            .await
+            .map_err(|e| crate::persist::error_chain(&e))?;
+        self.metrics.state_diffs_written.inc();
+        Ok(())
+    }
+
+    /// The update that brings `stored` up to this room's memory, or None when it holds
+    /// everything already.
+    fn missing_from(&self, stored: &StoredDoc) -> Result<Option<Vec<u8>>, String> {
+        let copy = Doc::new();
+        apply_parts(&copy, stored.parts()).map_err(|e| e.to_string())?;
+        let stored_sv = copy.transact().state_vector();
+        let diff = {
+            let state = lock(&self.state);
+            state.awareness.doc().transact().encode_diff_v1(&stored_sv)
+        };
+        let update = Update::decode_v1(&diff).map_err(|e| e.to_string())?;
+        let mut txn = copy.transact_mut();
+        txn.apply_update(update).map_err(|e| e.to_string())?;
+        let changed = !txn.insert_set().is_empty() || !txn.delete_set().is_empty();
+        Ok(changed.then_some(diff))
     }
 
     /// Takes pending updates for a retry of a failed write.

@@ -7,10 +7,15 @@
 //!
 //! A room is created empty and answers nobody until its stored state is installed
 //! ([`Room::loaded`]); every update that changed the document is queued for storage under the
-//! same lock that applied it (see [`crate::persist`]).
+//! same lock that applied it (see [`crate::persist`]), and published to the other nodes under
+//! that lock too (see [`remote`]).
 
 mod durable;
+mod remote;
 
+pub use remote::ResyncReason;
+
+use crate::cluster::Cluster;
 use crate::metrics::Metrics;
 use crate::peer::{ConnId, Peer};
 use crate::pending::PendingLog;
@@ -20,9 +25,11 @@ use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 use weft_protocol::yrs::sync::{Awareness, AwarenessUpdate};
+use weft_protocol::yrs::updates::encoder::Encode;
 use weft_protocol::yrs::{ClientID, Doc, ReadTxn, StateVector, Transact, Update};
-use weft_protocol::{DecodeError, Message, decode_frame, decode_update};
+use weft_protocol::{Body, DecodeError, Message, decode_frame, decode_update};
 
 /// Why a frame was refused; the connection that sent it is closed, the room goes on.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +57,8 @@ struct RoomState {
     closed: bool,
     /// Applied updates not yet written to storage.
     pending: PendingLog,
+    /// What the room knows of the other nodes hosting the document.
+    remote: remote::RemoteState,
 }
 
 /// Whether the room's stored state is in memory yet.
@@ -66,7 +75,10 @@ pub struct Room {
     state: Mutex<RoomState>,
     metrics: Arc<Metrics>,
     persist: Arc<Persistence>,
+    cluster: Arc<Cluster>,
     load: watch::Sender<LoadState>,
+    /// Cancelled when the room is unloaded or its load failed; stops its bus subscription.
+    unloaded: CancellationToken,
     /// Held while a batch is being written, so batches reach storage one at a time, in order.
     flush_lock: tokio::sync::Mutex<()>,
     compacting: AtomicBool,
@@ -95,7 +107,7 @@ fn frame(msg: &Message) -> Bytes {
 
 impl Room {
     /// An empty document named `name`, waiting for [`Room::install`] or [`Room::fail`].
-    pub fn new(name: String, persist: Arc<Persistence>) -> Room {
+    pub fn new(name: String, persist: Arc<Persistence>, cluster: Arc<Cluster>) -> Room {
         let doc = Doc::new();
         let metrics = persist.metrics.clone();
         metrics.rooms.inc();
@@ -106,10 +118,13 @@ impl Room {
                 peers: HashMap::new(),
                 closed: false,
                 pending: PendingLog::default(),
+                remote: remote::RemoteState::default(),
             }),
             metrics,
             persist,
+            cluster,
             load: watch::Sender::new(LoadState::Loading),
+            unloaded: CancellationToken::new(),
             flush_lock: tokio::sync::Mutex::new(()),
             compacting: AtomicBool::new(false),
         }
@@ -117,6 +132,10 @@ impl Room {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    pub fn cluster(&self) -> &Arc<Cluster> {
+        &self.cluster
     }
 
     /// Adds a connection and queues the handshake for it: the room's SyncStep1, then the known
@@ -143,7 +162,7 @@ impl Room {
             return state.peers.len();
         };
         let gone: Vec<ClientID> = peer.controlled.into_iter().map(ClientID::new).collect();
-        remove_awareness(&mut state, &gone);
+        self.remove_awareness(&mut state, &gone, true);
         state.peers.len()
     }
 
@@ -153,6 +172,7 @@ impl Room {
         let mut state = lock(&self.state);
         if state.peers.is_empty() && state.pending.is_empty() {
             state.closed = true;
+            self.unloaded.cancel();
         }
         state.closed
     }
@@ -249,6 +269,7 @@ impl Room {
                         frame(&Message::Update(raw.to_vec())),
                         Some(from),
                     );
+                    self.publish(state, Body::Update(raw.to_vec()));
                 }
             }
             Prepared::Awareness(update) => {
@@ -273,6 +294,7 @@ impl Room {
                 }
                 let changed = summary.all_changes();
                 if let Ok(update) = state.awareness.update_with_clients(changed) {
+                    self.publish(state, Body::Awareness(update.encode_v1()));
                     // Echoed to the sender too: a lone editor hears its own presence and so
                     // does not time out and reconnect.
                     broadcast(&state.peers, frame(&Message::Awareness(update)), None);
@@ -313,7 +335,30 @@ impl Room {
                 peer.controlled.remove(&id.get());
             }
         }
-        remove_awareness(&mut state, &stale);
+        // Not published: every node sweeps with the same timeout.
+        self.remove_awareness(&mut state, &stale, false);
+    }
+
+    /// Sets the given clients' states to null (clock + 1) and broadcasts that to every peer,
+    /// and to the other nodes when `publish`.
+    fn remove_awareness(&self, state: &mut RoomState, clients: &[ClientID], publish: bool) {
+        let live: Vec<ClientID> = clients
+            .iter()
+            .copied()
+            .filter(|id| state.awareness.meta(*id).is_some())
+            .collect();
+        if live.is_empty() {
+            return;
+        }
+        for id in &live {
+            state.awareness.remove_state(*id);
+        }
+        if let Ok(update) = state.awareness.update_with_clients(live) {
+            if publish {
+                self.publish(state, Body::Awareness(update.encode_v1()));
+            }
+            broadcast(&state.peers, frame(&Message::Awareness(update)), None);
+        }
     }
 }
 
@@ -330,24 +375,6 @@ fn kind(kind: &'static str) -> crate::metrics::KindLabel {
 /// Every live awareness state, or None when there is none.
 fn known_awareness(awareness: &Awareness) -> Option<AwarenessUpdate> {
     awareness.update().ok().filter(|u| !u.clients.is_empty())
-}
-
-/// Sets the given clients' states to null (clock + 1) and broadcasts that to every peer.
-fn remove_awareness(state: &mut RoomState, clients: &[ClientID]) {
-    let live: Vec<ClientID> = clients
-        .iter()
-        .copied()
-        .filter(|id| state.awareness.meta(*id).is_some())
-        .collect();
-    if live.is_empty() {
-        return;
-    }
-    for id in &live {
-        state.awareness.remove_state(*id);
-    }
-    if let Ok(update) = state.awareness.update_with_clients(live) {
-        broadcast(&state.peers, frame(&Message::Awareness(update)), None);
-    }
 }
 
 /// Queues one encoded frame for every peer but `except`. Encoded once, shared by reference.
