@@ -54,17 +54,17 @@ pub async fn run(args: FanoutArgs, trace: &Trace) -> anyhow::Result<RunReport> {
     for d in 0..args.docs {
         let doc = format!("{prefix}-{d}");
         let token = args.target.token_for(&doc).await?;
-        let spec = |index| ClientSpec {
-            url_template: args.target.url.clone(),
+        let spec = |index, url_template| ClientSpec {
+            url_template,
             framing: framing.clone(),
             doc: doc.clone(),
             doc_index: u32::try_from(d).unwrap_or(u32::MAX),
             token: token.clone(),
             index,
         };
-        for _ in 0..args.readers {
+        for r in 0..args.readers {
             let (tracker, start, script) = (tracker.clone(), start.clone(), script.clone());
-            let spec = spec(index);
+            let spec = spec(index, args.target.reader_url(r));
             index += 1;
             readers.push(tokio::spawn(async move {
                 reader(spec, timeout, &tracker, &start, total, &script.expected).await
@@ -72,7 +72,7 @@ pub async fn run(args: FanoutArgs, trace: &Trace) -> anyhow::Result<RunReport> {
         }
         let (tracker, start, sent, script) =
             (tracker.clone(), start.clone(), sent.clone(), script.clone());
-        let spec = spec(index);
+        let spec = spec(index, args.target.url_for(0));
         index += 1;
         let receivers = u32::try_from(args.readers).unwrap_or(u32::MAX);
         let rate = args.rate;

@@ -37,8 +37,8 @@ pub async fn run(args: JoinStormArgs, trace: &Trace) -> anyhow::Result<RunReport
         std::process::id() ^ Instant::now().elapsed().subsec_nanos()
     );
     let token = args.target.token_for(&doc).await?;
-    let spec = |index| ClientSpec {
-        url_template: args.target.url.clone(),
+    let spec = |index: usize| ClientSpec {
+        url_template: args.target.url_for(index),
         framing: framing.clone(),
         doc: doc.clone(),
         doc_index: 0,

@@ -140,7 +140,7 @@ pub async fn run(args: ReplayArgs, trace: &Trace) -> anyhow::Result<RunReport> {
         let token = args.target.token_for(&doc).await?;
         for c in 0..k {
             let spec = ClientSpec {
-                url_template: args.target.url.clone(),
+                url_template: args.target.url_for(c),
                 framing: framing.clone(),
                 doc: doc.clone(),
                 doc_index: u32::try_from(d).unwrap_or(u32::MAX),

@@ -10,7 +10,10 @@ use std::time::Duration;
 #[derive(Debug, Clone, clap::Args)]
 pub struct Target {
     /// Server URL; `{doc}` is replaced by the document name (y-websocket framing appends
-    /// `/<doc>` when it is absent; Hocuspocus serves every document on one URL).
+    /// `/<doc>` when it is absent; Hocuspocus serves every document on one URL). Several
+    /// comma-separated URLs spread each document's clients over several nodes of a cluster:
+    /// `replay` assigns them round-robin; `fanout` puts the writer on the first and the
+    /// readers on the others.
     #[arg(long, default_value = "ws://127.0.0.1:4000/ws/{doc}")]
     pub url: String,
     #[arg(long, value_enum, default_value = "y-websocket")]
@@ -31,6 +34,35 @@ pub struct Target {
 }
 
 impl Target {
+    /// The URL templates given, in order.
+    pub fn urls(&self) -> Vec<String> {
+        self.url
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The URL template of a document's `slot`-th client, round-robin over the URLs.
+    pub fn url_for(&self, slot: usize) -> String {
+        let urls = self.urls();
+        urls.get(slot % urls.len().max(1))
+            .cloned()
+            .unwrap_or_else(|| self.url.clone())
+    }
+
+    /// The URL template of a document's `reader`-th reader when the writer is on the first
+    /// URL: the other URLs round-robin, or the only one.
+    pub fn reader_url(&self, reader: usize) -> String {
+        let n = self.urls().len();
+        if n > 1 {
+            self.url_for(1 + reader % (n - 1))
+        } else {
+            self.url_for(0)
+        }
+    }
+
     pub fn framing(&self) -> Arc<dyn Framing> {
         Arc::from(self.protocol.framing())
     }
@@ -99,5 +131,36 @@ impl ServerSampler {
             _ => None,
         };
         (rss, cpu)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(url: &str) -> Target {
+        Target {
+            url: url.into(),
+            protocol: Protocol::YWebsocket,
+            token: None,
+            token_command: None,
+            server_pid: None,
+            label: "t".into(),
+        }
+    }
+
+    #[test]
+    fn clients_spread_over_comma_separated_urls() {
+        let t = target("ws://a/{doc}, ws://b/{doc},ws://c/{doc}");
+        assert_eq!(t.urls().len(), 3);
+        assert_eq!(t.url_for(0), "ws://a/{doc}");
+        assert_eq!(t.url_for(4), "ws://b/{doc}");
+        // Readers avoid the writer's node when there is another.
+        assert_eq!(t.reader_url(0), "ws://b/{doc}");
+        assert_eq!(t.reader_url(1), "ws://c/{doc}");
+        assert_eq!(t.reader_url(2), "ws://b/{doc}");
+        let one = target("ws://a/{doc}");
+        assert_eq!(one.reader_url(5), "ws://a/{doc}");
+        assert_eq!(one.url_for(7), "ws://a/{doc}");
     }
 }
