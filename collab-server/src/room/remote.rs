@@ -238,18 +238,21 @@ impl Room {
     }
 
     /// Applies an update from another node and relays it; true when it left the document
-    /// waiting for updates it never received.
+    /// newly waiting for updates it never received.
     fn apply_remote_update(&self, state: &mut RoomState, update: Update, raw: Vec<u8>) -> bool {
         let (changed, missing) = {
             let doc = state.awareness.doc();
             let mut txn = doc.transact_mut();
+            let already_waiting = txn.has_missing_updates();
             if let Err(e) = txn.apply_update(update) {
                 tracing::warn!(doc = self.name, error = %e, "a bus update could not be applied");
                 return false;
             }
+            // Only a newly stuck document asks: one that stays stuck (a client that lost an
+            // update of its own) must not turn every later message into a resync.
             (
                 !txn.insert_set().is_empty() || !txn.delete_set().is_empty(),
-                txn.has_missing_updates(),
+                !already_waiting && txn.has_missing_updates(),
             )
         };
         if changed {
