@@ -4,6 +4,8 @@
 //! shell, a container or a test without a config file.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
 
 /// How api-server is started.
 #[derive(Debug, Clone, clap::Parser)]
@@ -12,4 +14,36 @@ pub struct Config {
     /// Address to listen on for HTTP.
     #[arg(long, env = "API_LISTEN", default_value = "127.0.0.1:3001")]
     pub listen: SocketAddr,
+
+    /// Folder for local state: the embedded SQLite database and the access-token secret.
+    #[arg(long, env = "WEFT_DATA_DIR", default_value = "weft-data")]
+    pub data_dir: PathBuf,
+
+    /// SQL database: `postgres://…` or `sqlite://path`. Default: `weft.db` in the data folder.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// File holding the HMAC secret access tokens are signed with (at least 32 bytes). Every
+    /// api-server of a deployment needs the same one. Default: generated into the data folder.
+    #[arg(long, env = "API_JWT_SECRET_FILE")]
+    pub jwt_secret_file: Option<PathBuf>,
+
+    /// Lifetime of an access token (at most 15 minutes).
+    #[arg(long, env = "API_ACCESS_TOKEN_TTL", default_value = "15m", value_parser = humantime::parse_duration)]
+    pub access_ttl: Duration,
+
+    /// Lifetime of a refresh token; each use replaces it with a new one.
+    #[arg(long, env = "API_REFRESH_TOKEN_TTL", default_value = "30d", value_parser = humantime::parse_duration)]
+    pub refresh_ttl: Duration,
+
+    /// Login and register attempts a client (by IP address) may burst…
+    #[arg(long, env = "API_AUTH_RATE_BURST", default_value_t = 10)]
+    pub auth_rate_burst: u32,
+
+    /// …after which it gets one more per this interval.
+    #[arg(long, env = "API_AUTH_RATE_PERIOD", default_value = "6s", value_parser = humantime::parse_duration)]
+    pub auth_rate_period: Duration,
 }
+
+/// The longest an access token may live.
+pub const MAX_ACCESS_TTL: Duration = Duration::from_secs(15 * 60);

@@ -7,7 +7,7 @@ use axum::Json;
 use serde::Serialize;
 
 /// Body of `GET /api/healthz`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Health {
     pub status: &'static str,
     pub service: &'static str,
@@ -15,6 +15,7 @@ pub struct Health {
 }
 
 /// `GET /api/healthz`.
+#[utoipa::path(get, path = "/api/healthz", tag = "health", responses((status = 200, body = Health)))]
 pub async fn healthz() -> Json<Health> {
     Json(Health {
         status: "ok",

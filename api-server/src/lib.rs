@@ -1,15 +1,21 @@
 //! Weft's REST tier.
 //!
-//! api-server will own accounts, organisations, documents and messaging and mint the collab
-//! tokens that collab-server checks. Today it only answers its health check and turns every
-//! unknown route into an RFC 9457 problem, so the deployment, the proxy rules and the error shape
-//! are settled before the first real endpoint lands. The binary in `main.rs` is a thin shell
-//! around [`run`], which tests drive directly.
+//! api-server owns accounts and sessions (`auth`), and will own organisations, documents and
+//! messaging and mint the collab tokens that collab-server checks. Every error is an RFC 9457
+//! problem (`error`, `extract`, `problem`); the OpenAPI document is generated from the handlers
+//! (`openapi`). The binary in `main.rs` is a thin shell around [`run`], which tests drive
+//! directly.
 
+pub mod auth;
 pub mod config;
+pub mod error;
+pub mod extract;
 pub mod health;
+pub mod openapi;
 pub mod problem;
+pub mod rate_limit;
 pub mod server;
+pub mod state;
 
 pub use config::Config;
 pub use problem::Problem;

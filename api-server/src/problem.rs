@@ -13,7 +13,7 @@ use serde::Serialize;
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// An HTTP error in RFC 9457 form.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     /// A URI naming the kind of problem; `about:blank` means "just the status code".
     #[serde(rename = "type")]
@@ -22,6 +22,7 @@ pub struct Problem {
     pub title: String,
     /// The HTTP status code, repeated in the body for clients that lose the header.
     #[serde(serialize_with = "serialize_status")]
+    #[schema(value_type = u16)]
     pub status: StatusCode,
     /// What went wrong this time, for a human.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -3,20 +3,93 @@
 //! Kept apart from `main.rs` so tests run the exact server the binary runs, on a listener they
 //! bound themselves and with a shutdown they control.
 
-use crate::{Config, Problem, health};
+use crate::auth::routes as auth;
+use crate::auth::tokens::AccessTokens;
+use crate::state::AppState;
+use crate::{Config, Problem, health, openapi, rate_limit};
 use axum::Router;
 use axum::http::{Method, Uri};
-use axum::routing::get;
+use axum::routing::{get, post};
 use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
+use weft_storage::DataDir;
+use weft_storage::accounts::Accounts;
+use weft_storage::sql::{Database, default_sqlite_url, redact_url};
+
+/// The file in the data folder holding the access-token secret when none is configured.
+const JWT_SECRET_FILE: &str = "api-jwt-secret";
+
+/// Why api-server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("storage: {0}")]
+    Storage(#[from] weft_storage::StorageError),
+    #[error("database: {0}")]
+    Database(#[from] weft_storage::sql::DbError),
+    #[error("access-token secret {path}: {source}")]
+    Secret {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("access tokens: {0}")]
+    Tokens(#[from] crate::auth::tokens::TokenError),
+    #[error("serving: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Opens storage and keys as `config` says.
+pub async fn state(config: Config) -> Result<AppState, StartError> {
+    let data_dir = DataDir::open(&config.data_dir)?;
+    let url = config
+        .database_url
+        .clone()
+        .unwrap_or_else(|| default_sqlite_url(data_dir.root()));
+    let db = Database::connect(&url).await?;
+    tracing::info!(database = %redact_url(&url), "storage open");
+    let secret = match &config.jwt_secret_file {
+        Some(path) => std::fs::read(path).map_err(|source| StartError::Secret {
+            path: path.display().to_string(),
+            source,
+        })?,
+        None => {
+            data_dir
+                .read_or_create(JWT_SECRET_FILE, || {
+                    Ok::<_, std::convert::Infallible>(rand::random::<[u8; 32]>().to_vec())
+                })?
+                .0
+        }
+    };
+    let tokens = AccessTokens::new(&secret, config.access_ttl)?;
+    Ok(AppState {
+        accounts: Accounts::new(db),
+        tokens: Arc::new(tokens),
+        config: Arc::new(config),
+    })
+}
 
 /// Every route of api-server. Unknown paths and methods answer with a [`Problem`].
-pub fn router() -> Router {
+pub fn router(state: AppState) -> Router {
+    let mut guarded = Router::new()
+        .route("/api/auth/register", post(auth::register))
+        .route("/api/auth/login", post(auth::login));
+    if let Some(limit) = rate_limit::auth_limit(&state.config) {
+        guarded = guarded.layer(limit);
+    }
     Router::new()
         .route("/api/healthz", get(health::healthz))
+        .route("/api/auth/refresh", post(auth::refresh))
+        .route("/api/auth/logout", post(auth::logout))
+        .route("/api/auth/logout-all", post(auth::logout_all))
+        .route("/api/me", get(auth::me))
+        .route("/api/openapi.json", get(openapi::openapi_json))
+        .route("/api/docs", get(openapi::docs))
+        .merge(guarded)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
         .layer(TraceLayer::new_for_http())
 }
 
@@ -26,9 +99,11 @@ pub async fn run(
     listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    tracing::info!(?config, addr = ?listener.local_addr().ok(), "api-server serving");
-    axum::serve(listener, router())
+) -> Result<(), StartError> {
+    tracing::info!(addr = ?listener.local_addr().ok(), "api-server serving");
+    let state = state(config).await?;
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await?;
     tracing::info!("api-server stopped");

@@ -6,9 +6,12 @@
 //! per document folded into snapshots) and the blob store ([`blob::BlobStore`]: S3, or a local
 //! folder). [`Storage::open`] opens all of them from one [`StorageConfig`]. The message bus
 //! ([`bus::Bus`]: Redis pub/sub, or in-process) carries live document updates and leases between
-//! nodes. Keeping every byte that outlives a process behind this crate means the servers never
-//! open files or connections of their own.
+//! nodes. The accounts repository ([`accounts::Accounts`]) keeps the REST tier's users, refresh
+//! tokens, organizations, projects, documents and named versions in the same SQL database.
+//! Keeping every byte that outlives a process behind this crate means the servers never open
+//! files or connections of their own.
 
+pub mod accounts;
 mod atomic;
 pub mod blob;
 pub mod bus;

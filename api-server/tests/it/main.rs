@@ -1,6 +1,7 @@
 //! Integration tests of api-server: the real router on a real socket, driven over HTTP.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod auth;
 mod config;
 mod routes;
 mod server;

@@ -1,6 +1,7 @@
 //! Integration tests of the storage crate, each against a fresh temporary folder.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod accounts;
 mod backends;
 mod blob_local;
 mod blob_s3;
