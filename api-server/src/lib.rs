@@ -1,18 +1,23 @@
 //! Weft's REST tier.
 //!
-//! api-server owns accounts and sessions (`auth`), and will own organisations, documents and
+//! api-server owns accounts and sessions (`auth`), organizations, members, invitations and
+//! projects with their roles (`orgs`, `projects`, checked in `authz`), and will own documents and
 //! messaging and mint the collab tokens that collab-server checks. Every error is an RFC 9457
 //! problem (`error`, `extract`, `problem`); the OpenAPI document is generated from the handlers
 //! (`openapi`). The binary in `main.rs` is a thin shell around [`run`], which tests drive
 //! directly.
 
 pub mod auth;
+pub mod authz;
 pub mod config;
 pub mod error;
 pub mod extract;
 pub mod health;
 pub mod openapi;
+pub mod orgs;
+pub mod pagination;
 pub mod problem;
+pub mod projects;
 pub mod rate_limit;
 pub mod server;
 pub mod state;

@@ -2,16 +2,24 @@
 //! `/api/openapi.json` with a reference UI at `/api/docs`.
 
 use crate::auth::routes as auth;
+use crate::{orgs, projects};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Weft API", description = "Accounts, organizations, documents and messaging of a Weft deployment."),
-    paths(auth::register, auth::login, auth::refresh, auth::logout, auth::logout_all, auth::me, crate::health::healthz),
-    components(schemas(auth::Register, auth::Login, auth::RefreshRequest, auth::Session, auth::UserView, crate::Problem, crate::health::Health)),
+    paths(auth::register, auth::login, auth::refresh, auth::logout, auth::logout_all, auth::me, crate::health::healthz,
+        orgs::create, orgs::list, orgs::get, orgs::rename, orgs::delete, orgs::members, orgs::set_member,
+        orgs::remove_member, orgs::invite, orgs::org_invitations, orgs::revoke_invitation, orgs::my_invitations,
+        orgs::accept, projects::create, projects::list, projects::get, projects::rename, projects::delete,
+        projects::members, projects::set_member, projects::remove_member),
+    components(schemas(auth::Register, auth::Login, auth::RefreshRequest, auth::Session, auth::UserView, crate::Problem, crate::health::Health,
+        orgs::NameBody, orgs::OrgView, orgs::MemberView, orgs::RoleBody, orgs::InviteBody, orgs::InvitationView, projects::ProjectView)),
     modifiers(&BearerAuth),
-    tags((name = "auth", description = "Accounts and sessions"))
+    tags((name = "auth", description = "Accounts and sessions"),
+         (name = "orgs", description = "Organizations, members and invitations"),
+         (name = "projects", description = "Projects and per-project roles"))
 )]
 pub struct ApiDoc;
 

@@ -6,10 +6,10 @@
 use crate::auth::routes as auth;
 use crate::auth::tokens::AccessTokens;
 use crate::state::AppState;
-use crate::{Config, Problem, health, openapi, rate_limit};
+use crate::{Config, Problem, health, openapi, orgs, projects, rate_limit};
 use axum::Router;
 use axum::http::{Method, Uri};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -84,6 +84,41 @@ pub fn router(state: AppState) -> Router {
         .route("/api/auth/logout", post(auth::logout))
         .route("/api/auth/logout-all", post(auth::logout_all))
         .route("/api/me", get(auth::me))
+        .route("/api/orgs", post(orgs::create).get(orgs::list))
+        .route(
+            "/api/orgs/{org}",
+            get(orgs::get).patch(orgs::rename).delete(orgs::delete),
+        )
+        .route("/api/orgs/{org}/members", get(orgs::members))
+        .route(
+            "/api/orgs/{org}/members/{user}",
+            put(orgs::set_member).delete(orgs::remove_member),
+        )
+        .route(
+            "/api/orgs/{org}/invitations",
+            post(orgs::invite).get(orgs::org_invitations),
+        )
+        .route(
+            "/api/orgs/{org}/invitations/{invitation}",
+            axum::routing::delete(orgs::revoke_invitation),
+        )
+        .route("/api/invitations", get(orgs::my_invitations))
+        .route("/api/invitations/{invitation}/accept", post(orgs::accept))
+        .route(
+            "/api/orgs/{org}/projects",
+            post(projects::create).get(projects::list),
+        )
+        .route(
+            "/api/projects/{project}",
+            get(projects::get)
+                .patch(projects::rename)
+                .delete(projects::delete),
+        )
+        .route("/api/projects/{project}/members", get(projects::members))
+        .route(
+            "/api/projects/{project}/members/{user}",
+            put(projects::set_member).delete(projects::remove_member),
+        )
         .route("/api/openapi.json", get(openapi::openapi_json))
         .route("/api/docs", get(openapi::docs))
         .merge(guarded)

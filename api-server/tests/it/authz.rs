@@ -1,0 +1,529 @@
+//! The authorization matrix: every organization and project route called as owner, admin,
+//! editor, viewer, an outsider and anonymously, on SQLite and Postgres. A role at or above the
+//! route's minimum succeeds, a lower role gets 403, an outsider 404 (the resource does not exist
+//! for them), no token 401.
+
+use crate::server::{Backend, TestServer, backends};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+struct Client {
+    http: reqwest::Client,
+    server: TestServer,
+}
+
+#[derive(Clone)]
+struct User {
+    id: String,
+    email: String,
+    token: String,
+}
+
+impl Client {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.http.request(method, self.server.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        if status.is_client_error() {
+            assert_eq!(
+                response.headers()["content-type"],
+                "application/problem+json"
+            );
+        }
+        let bytes = response.bytes().await.unwrap();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap()
+        };
+        (status, body)
+    }
+
+    async fn ok(&self, method: Method, path: &str, token: &str, body: Option<Value>) -> Value {
+        let (status, value) = self.call(method.clone(), path, Some(token), body).await;
+        assert!(status.is_success(), "{method} {path}: {status} {value}");
+        value
+    }
+
+    async fn register(&self, name: &str) -> User {
+        let email = format!("{name}@example.com");
+        let (status, session) = self
+            .call(
+                Method::POST,
+                "/api/auth/register",
+                None,
+                Some(json!({"email": email, "password": "a long password", "name": name})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        User {
+            id: session["user"]["id"].as_str().unwrap().into(),
+            email,
+            token: session["access_token"].as_str().unwrap().into(),
+        }
+    }
+
+    async fn join(&self, org: &str, owner: &User, user: &User, role: &str) {
+        let invitation = self
+            .ok(
+                Method::POST,
+                &format!("/api/orgs/{org}/invitations"),
+                &owner.token,
+                Some(json!({"email": user.email, "role": role})),
+            )
+            .await;
+        let id = invitation["id"].as_str().unwrap();
+        self.ok(
+            Method::POST,
+            &format!("/api/invitations/{id}/accept"),
+            &user.token,
+            None,
+        )
+        .await;
+    }
+}
+
+struct Cast {
+    owner: User,
+    admin: User,
+    editor: User,
+    viewer: User,
+    outsider: User,
+    target: User,
+    invitee: User,
+    /// Invited by the invitation route itself (the fixture already invites `invitee`).
+    newcomer: User,
+}
+
+/// A fresh organization with everyone in their role, a project, an override for the target and
+/// a pending invitation; returns (org, project, invitation).
+async fn fixture(c: &Client, cast: &Cast) -> (String, String, String) {
+    let org = c
+        .ok(
+            Method::POST,
+            "/api/orgs",
+            &cast.owner.token,
+            Some(json!({"name": "Acme"})),
+        )
+        .await;
+    let org = org["id"].as_str().unwrap().to_owned();
+    c.join(&org, &cast.owner, &cast.admin, "admin").await;
+    c.join(&org, &cast.owner, &cast.editor, "editor").await;
+    c.join(&org, &cast.owner, &cast.viewer, "viewer").await;
+    c.join(&org, &cast.owner, &cast.target, "viewer").await;
+    let project = c
+        .ok(
+            Method::POST,
+            &format!("/api/orgs/{org}/projects"),
+            &cast.owner.token,
+            Some(json!({"name": "Site"})),
+        )
+        .await;
+    let project = project["id"].as_str().unwrap().to_owned();
+    c.ok(
+        Method::PUT,
+        &format!("/api/projects/{project}/members/{}", cast.target.id),
+        &cast.owner.token,
+        Some(json!({"role": "editor"})),
+    )
+    .await;
+    let invitation = c
+        .ok(
+            Method::POST,
+            &format!("/api/orgs/{org}/invitations"),
+            &cast.owner.token,
+            Some(json!({"email": cast.invitee.email, "role": "viewer"})),
+        )
+        .await;
+    (org, project, invitation["id"].as_str().unwrap().to_owned())
+}
+
+/// Route, least role (owner 3 … viewer 0), status on success.
+fn routes(
+    org: &str,
+    project: &str,
+    invitation: &str,
+    target: &str,
+    invitee_email: &str,
+) -> Vec<(Method, String, Option<Value>, u8, u16)> {
+    vec![
+        (Method::GET, format!("/api/orgs/{org}"), None, 0, 200),
+        (
+            Method::PATCH,
+            format!("/api/orgs/{org}"),
+            Some(json!({"name": "Renamed"})),
+            2,
+            200,
+        ),
+        (Method::DELETE, format!("/api/orgs/{org}"), None, 3, 204),
+        (
+            Method::GET,
+            format!("/api/orgs/{org}/members"),
+            None,
+            0,
+            200,
+        ),
+        (
+            Method::PUT,
+            format!("/api/orgs/{org}/members/{target}"),
+            Some(json!({"role": "editor"})),
+            2,
+            204,
+        ),
+        (
+            Method::DELETE,
+            format!("/api/orgs/{org}/members/{target}"),
+            None,
+            2,
+            204,
+        ),
+        (
+            Method::POST,
+            format!("/api/orgs/{org}/invitations"),
+            Some(json!({"email": invitee_email, "role": "editor"})),
+            2,
+            201,
+        ),
+        (
+            Method::GET,
+            format!("/api/orgs/{org}/invitations"),
+            None,
+            2,
+            200,
+        ),
+        (
+            Method::DELETE,
+            format!("/api/orgs/{org}/invitations/{invitation}"),
+            None,
+            2,
+            204,
+        ),
+        (
+            Method::POST,
+            format!("/api/orgs/{org}/projects"),
+            Some(json!({"name": "New"})),
+            2,
+            201,
+        ),
+        (
+            Method::GET,
+            format!("/api/orgs/{org}/projects"),
+            None,
+            0,
+            200,
+        ),
+        (
+            Method::GET,
+            format!("/api/projects/{project}"),
+            None,
+            0,
+            200,
+        ),
+        (
+            Method::PATCH,
+            format!("/api/projects/{project}"),
+            Some(json!({"name": "Renamed"})),
+            2,
+            200,
+        ),
+        (
+            Method::DELETE,
+            format!("/api/projects/{project}"),
+            None,
+            2,
+            204,
+        ),
+        (
+            Method::GET,
+            format!("/api/projects/{project}/members"),
+            None,
+            0,
+            200,
+        ),
+        (
+            Method::PUT,
+            format!("/api/projects/{project}/members/{target}"),
+            Some(json!({"role": "viewer"})),
+            2,
+            204,
+        ),
+        (
+            Method::DELETE,
+            format!("/api/projects/{project}/members/{target}"),
+            None,
+            2,
+            204,
+        ),
+    ]
+}
+
+async fn cast(c: &Client) -> Cast {
+    Cast {
+        owner: c.register("owner").await,
+        admin: c.register("admin").await,
+        editor: c.register("editor").await,
+        viewer: c.register("viewer").await,
+        outsider: c.register("outsider").await,
+        target: c.register("target").await,
+        invitee: c.register("invitee").await,
+        newcomer: c.register("newcomer").await,
+    }
+}
+
+#[tokio::test]
+async fn every_route_enforces_roles() {
+    for backend in backends() {
+        let c = Client {
+            http: reqwest::Client::new(),
+            server: TestServer::start_with(backend, |_| {}).await,
+        };
+        let cast = cast(&c).await;
+        let callers: [(&str, Option<&User>, Option<u8>); 6] = [
+            ("owner", Some(&cast.owner), Some(3)),
+            ("admin", Some(&cast.admin), Some(2)),
+            ("editor", Some(&cast.editor), Some(1)),
+            ("viewer", Some(&cast.viewer), Some(0)),
+            ("outsider", Some(&cast.outsider), None),
+            ("anonymous", None, None),
+        ];
+        let route_count = routes("o", "p", "i", "t", "e").len();
+        for r in 0..route_count {
+            for (who, user, rank) in &callers {
+                let (org, project, invitation) = fixture(&c, &cast).await;
+                let (method, path, body, least, success) = routes(
+                    &org,
+                    &project,
+                    &invitation,
+                    &cast.target.id,
+                    &cast.newcomer.email,
+                )
+                .swap_remove(r);
+                let token = user.map(|u| u.token.as_str());
+                let (status, value) = c.call(method.clone(), &path, token, body).await;
+                let expected = match (user, rank) {
+                    (None, _) => 401,
+                    (Some(_), None) => 404,
+                    (Some(_), Some(rank)) if *rank >= least => success,
+                    _ => 403,
+                };
+                assert_eq!(
+                    status.as_u16(),
+                    expected,
+                    "{backend:?}: {method} {path} as {who}: {value}"
+                );
+            }
+        }
+        // Routes outside any organization.
+        for (method, path) in [
+            (Method::POST, "/api/orgs"),
+            (Method::GET, "/api/orgs"),
+            (Method::GET, "/api/invitations"),
+        ] {
+            let body = (method == Method::POST).then(|| json!({"name": "Mine"}));
+            assert_eq!(
+                c.call(method.clone(), path, None, body.clone()).await.0,
+                StatusCode::UNAUTHORIZED
+            );
+            assert!(
+                c.call(method.clone(), path, Some(&cast.outsider.token), body)
+                    .await
+                    .0
+                    .is_success()
+            );
+        }
+        // Only the invitee accepts an invitation.
+        let (_, _, invitation) = fixture(&c, &cast).await;
+        let accept = format!("/api/invitations/{invitation}/accept");
+        for user in [&cast.owner, &cast.outsider] {
+            assert_eq!(
+                c.call(Method::POST, &accept, Some(&user.token), None)
+                    .await
+                    .0,
+                StatusCode::NOT_FOUND
+            );
+        }
+        assert_eq!(
+            c.call(Method::POST, &accept, None, None).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            c.call(Method::POST, &accept, Some(&cast.invitee.token), None)
+                .await
+                .0,
+            StatusCode::OK
+        );
+        c.server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn project_overrides_owners_and_pages() {
+    let c = Client {
+        http: reqwest::Client::new(),
+        server: TestServer::start_with(Backend::Sqlite, |_| {}).await,
+    };
+    let cast = cast(&c).await;
+    let (org, project, _) = fixture(&c, &cast).await;
+
+    // An override grants a project to someone outside the organization, and nothing else.
+    c.ok(
+        Method::PUT,
+        &format!("/api/projects/{project}/members/{}", cast.outsider.id),
+        &cast.owner.token,
+        Some(json!({"role": "viewer"})),
+    )
+    .await;
+    let seen = c
+        .ok(
+            Method::GET,
+            &format!("/api/projects/{project}"),
+            &cast.outsider.token,
+            None,
+        )
+        .await;
+    assert_eq!(seen["role"], "viewer");
+    assert_eq!(
+        c.call(
+            Method::GET,
+            &format!("/api/orgs/{org}"),
+            Some(&cast.outsider.token),
+            None
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
+    // An override can also lower a role inside one project.
+    c.ok(
+        Method::PUT,
+        &format!("/api/projects/{project}/members/{}", cast.admin.id),
+        &cast.owner.token,
+        Some(json!({"role": "viewer"})),
+    )
+    .await;
+    let (status, _) = c
+        .call(
+            Method::PATCH,
+            &format!("/api/projects/{project}"),
+            Some(&cast.admin.token),
+            Some(json!({"name": "x"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Admins cannot make owners; the last owner cannot leave or be demoted.
+    let (status, _) = c
+        .call(
+            Method::PUT,
+            &format!("/api/orgs/{org}/members/{}", cast.editor.id),
+            Some(&cast.admin.token),
+            Some(json!({"role": "owner"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = c
+        .call(
+            Method::DELETE,
+            &format!("/api/orgs/{org}/members/{}", cast.owner.id),
+            Some(&cast.owner.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, _) = c
+        .call(
+            Method::PUT,
+            &format!("/api/orgs/{org}/members/{}", cast.owner.id),
+            Some(&cast.owner.token),
+            Some(json!({"role": "admin"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    // Anyone may leave.
+    c.ok(
+        Method::DELETE,
+        &format!("/api/orgs/{org}/members/{}", cast.viewer.id),
+        &cast.viewer.token,
+        None,
+    )
+    .await;
+    assert_eq!(
+        c.call(
+            Method::GET,
+            &format!("/api/orgs/{org}"),
+            Some(&cast.viewer.token),
+            None
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
+
+    // Cursor pagination returns every project once.
+    for i in 0..6 {
+        c.ok(
+            Method::POST,
+            &format!("/api/orgs/{org}/projects"),
+            &cast.owner.token,
+            Some(json!({"name": format!("p{i}")})),
+        )
+        .await;
+    }
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let path = match &after {
+            Some(a) => format!("/api/orgs/{org}/projects?limit=3&after={a}"),
+            None => format!("/api/orgs/{org}/projects?limit=3"),
+        };
+        let page = c.ok(Method::GET, &path, &cast.owner.token, None).await;
+        for p in page["items"].as_array().unwrap() {
+            seen.push(p["id"].as_str().unwrap().to_owned());
+        }
+        match page["next"].as_str() {
+            Some(next) => after = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 7);
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 7);
+    // Bad query and path values are problems too.
+    assert_eq!(
+        c.call(
+            Method::GET,
+            &format!("/api/orgs/{org}/projects?limit=abc"),
+            Some(&cast.owner.token),
+            None
+        )
+        .await
+        .0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        c.call(
+            Method::GET,
+            "/api/orgs/not-a-uuid",
+            Some(&cast.owner.token),
+            None
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
+    c.server.stop().await;
+}
