@@ -40,6 +40,23 @@ pub struct Config {
     #[arg(long, env = "API_AUTH_RATE_BURST", default_value_t = 10)]
     pub auth_rate_burst: u32,
 
+    /// Ed25519 private key (PKCS#8 PEM) collab tokens are signed with; collab-server must know
+    /// its public key. Default: the pair collab-server generates in the data folder.
+    #[arg(long, env = "COLLAB_PRIVATE_KEY_FILE")]
+    pub collab_private_key_file: Option<PathBuf>,
+
+    /// WebSocket base URL of the collab tier, returned with each collab token.
+    #[arg(
+        long,
+        env = "COLLAB_PUBLIC_URL",
+        default_value = "ws://127.0.0.1:4000/ws"
+    )]
+    pub collab_url: String,
+
+    /// Lifetime of a collab token (a client needs a new one to reconnect after it expires).
+    #[arg(long, env = "API_COLLAB_TOKEN_TTL", default_value = "15m", value_parser = humantime::parse_duration)]
+    pub collab_token_ttl: Duration,
+
     /// …after which it gets one more per this interval.
     #[arg(long, env = "API_AUTH_RATE_PERIOD", default_value = "6s", value_parser = humantime::parse_duration)]
     pub auth_rate_period: Duration,

@@ -1,8 +1,8 @@
 //! Weft's REST tier.
 //!
 //! api-server owns accounts and sessions (`auth`), organizations, members, invitations and
-//! projects with their roles (`orgs`, `projects`, checked in `authz`), and will own documents and
-//! messaging and mint the collab tokens that collab-server checks. Every error is an RFC 9457
+//! projects with their roles (`orgs`, `projects`, checked in `authz`), documents and the collab
+//! tokens that open them (`documents`), and will own document content, versions and messaging and mint the collab tokens that collab-server checks. Every error is an RFC 9457
 //! problem (`error`, `extract`, `problem`); the OpenAPI document is generated from the handlers
 //! (`openapi`). The binary in `main.rs` is a thin shell around [`run`], which tests drive
 //! directly.
@@ -10,6 +10,7 @@
 pub mod auth;
 pub mod authz;
 pub mod config;
+pub mod documents;
 pub mod error;
 pub mod extract;
 pub mod health;

@@ -2,7 +2,7 @@
 //! `/api/openapi.json` with a reference UI at `/api/docs`.
 
 use crate::auth::routes as auth;
-use crate::{orgs, projects};
+use crate::{documents, orgs, projects};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -13,13 +13,15 @@ use utoipa::{Modify, OpenApi};
         orgs::create, orgs::list, orgs::get, orgs::rename, orgs::delete, orgs::members, orgs::set_member,
         orgs::remove_member, orgs::invite, orgs::org_invitations, orgs::revoke_invitation, orgs::my_invitations,
         orgs::accept, projects::create, projects::list, projects::get, projects::rename, projects::delete,
-        projects::members, projects::set_member, projects::remove_member),
+        projects::members, projects::set_member, projects::remove_member, documents::create, documents::list,
+        documents::get, documents::rename, documents::delete, documents::token),
     components(schemas(auth::Register, auth::Login, auth::RefreshRequest, auth::Session, auth::UserView, crate::Problem, crate::health::Health,
-        orgs::NameBody, orgs::OrgView, orgs::MemberView, orgs::RoleBody, orgs::InviteBody, orgs::InvitationView, projects::ProjectView)),
+        orgs::NameBody, orgs::OrgView, orgs::MemberView, orgs::RoleBody, orgs::InviteBody, orgs::InvitationView, projects::ProjectView, documents::DocumentView, documents::CollabToken)),
     modifiers(&BearerAuth),
     tags((name = "auth", description = "Accounts and sessions"),
          (name = "orgs", description = "Organizations, members and invitations"),
-         (name = "projects", description = "Projects and per-project roles"))
+         (name = "projects", description = "Projects and per-project roles"),
+         (name = "documents", description = "Documents and collab tokens"))
 )]
 pub struct ApiDoc;
 

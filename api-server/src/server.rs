@@ -6,7 +6,7 @@
 use crate::auth::routes as auth;
 use crate::auth::tokens::AccessTokens;
 use crate::state::AppState;
-use crate::{Config, Problem, health, openapi, orgs, projects, rate_limit};
+use crate::{Config, Problem, documents, health, openapi, orgs, projects, rate_limit};
 use axum::Router;
 use axum::http::{Method, Uri};
 use axum::routing::{get, post, put};
@@ -15,6 +15,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
+use weft_protocol::TokenIssuer;
+use weft_protocol::token::{GENERATED_KEY_FILE, generate_key_pair};
 use weft_storage::DataDir;
 use weft_storage::accounts::Accounts;
 use weft_storage::sql::{Database, default_sqlite_url, redact_url};
@@ -36,6 +38,8 @@ pub enum StartError {
     },
     #[error("access tokens: {0}")]
     Tokens(#[from] crate::auth::tokens::TokenError),
+    #[error("collab key: {0}")]
+    CollabKey(#[from] weft_protocol::TokenError),
     #[error("serving: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -63,9 +67,24 @@ pub async fn state(config: Config) -> Result<AppState, StartError> {
         }
     };
     let tokens = AccessTokens::new(&secret, config.access_ttl)?;
+    let collab_pem = match &config.collab_private_key_file {
+        Some(path) => std::fs::read(path).map_err(|source| StartError::Secret {
+            path: path.display().to_string(),
+            source,
+        })?,
+        None => {
+            data_dir
+                .read_or_create(GENERATED_KEY_FILE, || {
+                    generate_key_pair().map(|pair| pair.private_pem.into_bytes())
+                })?
+                .0
+        }
+    };
+    let collab = TokenIssuer::from_pem(&collab_pem)?;
     Ok(AppState {
         accounts: Accounts::new(db),
         tokens: Arc::new(tokens),
+        collab: Arc::new(collab),
         config: Arc::new(config),
     })
 }
@@ -115,6 +134,20 @@ pub fn router(state: AppState) -> Router {
                 .delete(projects::delete),
         )
         .route("/api/projects/{project}/members", get(projects::members))
+        .route(
+            "/api/projects/{project}/documents",
+            post(documents::create).get(documents::list),
+        )
+        .route(
+            "/api/projects/{project}/documents/{doc}",
+            get(documents::get)
+                .patch(documents::rename)
+                .delete(documents::delete),
+        )
+        .route(
+            "/api/projects/{project}/documents/{doc}/token",
+            post(documents::token),
+        )
         .route(
             "/api/projects/{project}/members/{user}",
             put(projects::set_member).delete(projects::remove_member),

@@ -1,8 +1,10 @@
-//! What every request handler shares: the accounts repository, the token keys and the config.
+//! What every request handler shares: the accounts repository, the token keys (access tokens and
+//! collab tokens) and the config.
 
 use crate::Config;
 use crate::auth::tokens::AccessTokens;
 use std::sync::Arc;
+use weft_protocol::TokenIssuer;
 use weft_storage::accounts::Accounts;
 
 /// Shared by every handler; cheap to clone.
@@ -10,5 +12,7 @@ use weft_storage::accounts::Accounts;
 pub struct AppState {
     pub accounts: Accounts,
     pub tokens: Arc<AccessTokens>,
+    /// Signs the collab tokens collab-server accepts.
+    pub collab: Arc<TokenIssuer>,
     pub config: Arc<Config>,
 }

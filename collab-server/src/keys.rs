@@ -9,7 +9,7 @@ use weft_protocol::{TokenIssuer, TokenVerifier};
 use weft_storage::DataDir;
 
 /// File name of the generated private key inside the data folder.
-pub const GENERATED_KEY_FILE: &str = "collab-ed25519.key.pem";
+pub use weft_protocol::token::GENERATED_KEY_FILE;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {

@@ -28,6 +28,10 @@ impl Permission {
     }
 }
 
+/// File name of the key pair collab-server generates into its data folder on first run; the
+/// REST tier in the same folder mints tokens with it.
+pub const GENERATED_KEY_FILE: &str = "collab-ed25519.key.pem";
+
 /// The claims of a collab token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CollabClaims {

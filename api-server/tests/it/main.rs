@@ -4,6 +4,7 @@
 mod auth;
 mod authz;
 mod config;
+mod documents;
 mod routes;
 mod server;
 mod shutdown;

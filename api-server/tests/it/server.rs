@@ -74,6 +74,11 @@ impl TestServer {
         }
     }
 
+    /// The server's data folder (key pair, SQLite file).
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self._dir.path().join("data")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
