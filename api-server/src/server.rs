@@ -31,7 +31,7 @@ pub enum StartError {
     Storage(#[from] weft_storage::StorageError),
     #[error("database: {0}")]
     Database(#[from] weft_storage::sql::DbError),
-    #[error("access-token secret {path}: {source}")]
+    #[error("key file {path}: {source}")]
     Secret {
         path: String,
         source: std::io::Error,
@@ -53,33 +53,19 @@ pub async fn state(config: Config) -> Result<AppState, StartError> {
         .unwrap_or_else(|| default_sqlite_url(data_dir.root()));
     let db = Database::connect(&url).await?;
     tracing::info!(database = %redact_url(&url), "storage open");
-    let secret = match &config.jwt_secret_file {
-        Some(path) => std::fs::read(path).map_err(|source| StartError::Secret {
-            path: path.display().to_string(),
-            source,
-        })?,
-        None => {
-            data_dir
-                .read_or_create(JWT_SECRET_FILE, || {
-                    Ok::<_, std::convert::Infallible>(rand::random::<[u8; 32]>().to_vec())
-                })?
-                .0
-        }
-    };
+    let secret = key_file(
+        &data_dir,
+        config.jwt_secret_file.as_deref(),
+        JWT_SECRET_FILE,
+        || Ok::<_, std::convert::Infallible>(rand::random::<[u8; 32]>().to_vec()),
+    )?;
     let tokens = AccessTokens::new(&secret, config.access_ttl)?;
-    let collab_pem = match &config.collab_private_key_file {
-        Some(path) => std::fs::read(path).map_err(|source| StartError::Secret {
-            path: path.display().to_string(),
-            source,
-        })?,
-        None => {
-            data_dir
-                .read_or_create(GENERATED_KEY_FILE, || {
-                    generate_key_pair().map(|pair| pair.private_pem.into_bytes())
-                })?
-                .0
-        }
-    };
+    let collab_pem = key_file(
+        &data_dir,
+        config.collab_private_key_file.as_deref(),
+        GENERATED_KEY_FILE,
+        || generate_key_pair().map(|pair| pair.private_pem.into_bytes()),
+    )?;
     let collab = TokenIssuer::from_pem(&collab_pem)?;
     Ok(AppState {
         accounts: Accounts::new(db),
@@ -87,6 +73,22 @@ pub async fn state(config: Config) -> Result<AppState, StartError> {
         collab: Arc::new(collab),
         config: Arc::new(config),
     })
+}
+
+/// The configured key file's bytes, or the data folder's `generated` file (created on first use).
+fn key_file<E: Into<Box<dyn std::error::Error + Send + Sync>>>(
+    data_dir: &DataDir,
+    configured: Option<&std::path::Path>,
+    generated: &str,
+    create: impl FnOnce() -> Result<Vec<u8>, E>,
+) -> Result<Vec<u8>, StartError> {
+    match configured {
+        Some(path) => std::fs::read(path).map_err(|source| StartError::Secret {
+            path: path.display().to_string(),
+            source,
+        }),
+        None => Ok(data_dir.read_or_create(generated, create)?.0),
+    }
 }
 
 /// Every route of api-server. Unknown paths and methods answer with a [`Problem`].
