@@ -22,6 +22,9 @@ use tokio::sync::mpsc;
 use weft_protocol::{Body, Envelope};
 use weft_storage::bus::{Bus, Subscription};
 
+/// What a document's channel name starts with.
+const DOC_CHANNEL_PREFIX: &str = "doc:";
+
 /// The channel node heartbeats travel on.
 pub const NODES_CHANNEL: &str = "nodes";
 
@@ -31,7 +34,6 @@ const COMPACTION_LEASE: Duration = Duration::from_secs(120);
 /// One message waiting in the outbox.
 #[derive(Debug)]
 pub struct Outgoing {
-    pub doc: String,
     pub channel: String,
     pub payload: Bytes,
     pub kind: &'static str,
@@ -82,7 +84,7 @@ impl Cluster {
 
     /// The bus channel of a document.
     pub fn doc_channel(doc: &str) -> String {
-        format!("doc:{doc}")
+        format!("{DOC_CHANNEL_PREFIX}{doc}")
     }
 
     /// Subscribes to a document's channel; returns once messages published from now on will
@@ -104,7 +106,6 @@ impl Cluster {
             .encode(),
         );
         let outgoing = Outgoing {
-            doc: doc.to_owned(),
             channel: Self::doc_channel(doc),
             payload,
             kind,
@@ -113,16 +114,18 @@ impl Cluster {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(lost)) => {
                 self.metrics.bus_outbox_dropped.inc();
-                self.lost(lost.doc);
+                self.lost(&lost.channel);
             }
             // Shutting down: nobody is left to publish for.
             Err(mpsc::error::TrySendError::Closed(_)) => {}
         }
     }
 
-    /// Remembers that a message of `doc` never reached the bus.
-    pub fn lost(&self, doc: String) {
-        lock(&self.dropped).insert(doc);
+    /// Remembers that a message on a document's `channel` never reached the bus.
+    pub fn lost(&self, channel: &str) {
+        if let Some(doc) = channel.strip_prefix(DOC_CHANNEL_PREFIX) {
+            lock(&self.dropped).insert(doc.to_owned());
+        }
     }
 
     /// Documents that lost messages since the last call.

@@ -87,8 +87,8 @@ async fn publish(
             if !was_failing {
                 tracing::warn!(error = %e, messages = batch.len(), "bus publish failed; documents will resync");
             }
-            for m in batch {
-                cluster.lost(m.doc);
+            for m in &batch {
+                cluster.lost(&m.channel);
             }
             true
         }

@@ -286,12 +286,10 @@ impl Room {
 
     /// Awareness states of this room's own clients, if any.
     fn own_awareness(&self, state: &RoomState) -> Option<AwarenessUpdate> {
-        let own: Vec<ClientID> = state
-            .peers
-            .values()
-            .flat_map(|p| p.controlled.iter().copied())
-            .filter(|id| state.awareness.meta(ClientID::new(*id)).is_some())
+        let own: Vec<ClientID> = own_clients(state)
+            .into_iter()
             .map(ClientID::new)
+            .filter(|id| state.awareness.meta(*id).is_some())
             .collect();
         if own.is_empty() {
             return None;
@@ -335,11 +333,7 @@ impl Room {
         let mut state = lock(&self.state);
         state.remote.seen.remove(&node);
         if let Some(introduced) = state.remote.presence.remove(&node) {
-            let own: HashSet<u64> = state
-                .peers
-                .values()
-                .flat_map(|p| p.controlled.iter().copied())
-                .collect();
+            let own = own_clients(&state);
             let gone: Vec<ClientID> = introduced
                 .into_iter()
                 .filter(|id| !own.contains(id))
@@ -349,4 +343,13 @@ impl Room {
         }
         state.remote.foreign_unsaved
     }
+}
+
+/// Awareness client ids introduced by this room's own connections.
+fn own_clients(state: &RoomState) -> HashSet<u64> {
+    state
+        .peers
+        .values()
+        .flat_map(|p| p.controlled.iter().copied())
+        .collect()
 }

@@ -129,3 +129,33 @@ impl Accounts {
         Ok(done.rows_affected() > 0)
     }
 }
+
+/// Deletes the documents `select_documents` finds (bound to `id`), then the row `delete_owner`
+/// removes, in one transaction; returns the deleted documents' ids, or None (and deletes
+/// nothing) when there was no such owner. Their Yjs state is the caller's to delete.
+pub(super) async fn delete_with_documents(
+    accounts: &Accounts,
+    delete_documents: &str,
+    delete_owner: &str,
+    id: Uuid,
+) -> Result<Option<Vec<Uuid>>, AccountsError> {
+    let mut tx = accounts.db.pool().begin().await?;
+    let rows = sqlx::query(delete_documents)
+        .bind(id_text(id))
+        .fetch_all(&mut *tx)
+        .await?;
+    let documents = rows
+        .iter()
+        .map(|row| decode::uuid(row, "id"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let done = sqlx::query(delete_owner)
+        .bind(id_text(id))
+        .execute(&mut *tx)
+        .await?;
+    if done.rows_affected() == 0 {
+        tx.rollback().await?;
+        return Ok(None);
+    }
+    tx.commit().await?;
+    Ok(Some(documents))
+}

@@ -97,28 +97,14 @@ impl Accounts {
     /// one transaction, and returns the ids of the documents deleted with it: their Yjs state
     /// (stored under those ids) is the caller's to delete. None when there is no such org.
     pub async fn delete_org(&self, id: Uuid) -> Result<Option<Vec<Uuid>>, AccountsError> {
-        let mut tx = self.db.pool().begin().await?;
-        let documents = sqlx::query(
+        // Members, invitations, projects (and their role overrides) go by cascade.
+        super::documents::delete_with_documents(
+            self,
             "DELETE FROM documents \
              WHERE project_id IN (SELECT id FROM projects WHERE org_id = $1) RETURNING id",
+            "DELETE FROM orgs WHERE id = $1",
+            id,
         )
-        .bind(id_text(id))
-        .fetch_all(&mut *tx)
-        .await?;
-        let documents = documents
-            .iter()
-            .map(|row| decode::uuid(row, "id"))
-            .collect::<Result<Vec<_>, _>>()?;
-        // Members, invitations, projects (and their role overrides) go by cascade.
-        let done = sqlx::query("DELETE FROM orgs WHERE id = $1")
-            .bind(id_text(id))
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() == 0 {
-            tx.rollback().await?;
-            return Ok(None);
-        }
-        tx.commit().await?;
-        Ok(Some(documents))
+        .await
     }
 }

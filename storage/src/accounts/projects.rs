@@ -93,25 +93,13 @@ impl Accounts {
     /// transaction, and returns the ids of the documents deleted with it: their Yjs state
     /// (stored under those ids) is the caller's to delete. None when there is no such project.
     pub async fn delete_project(&self, id: Uuid) -> Result<Option<Vec<Uuid>>, AccountsError> {
-        let mut tx = self.db.pool().begin().await?;
-        let documents = sqlx::query("DELETE FROM documents WHERE project_id = $1 RETURNING id")
-            .bind(id_text(id))
-            .fetch_all(&mut *tx)
-            .await?;
-        let documents = documents
-            .iter()
-            .map(|row| decode::uuid(row, "id"))
-            .collect::<Result<Vec<_>, _>>()?;
-        let done = sqlx::query("DELETE FROM projects WHERE id = $1")
-            .bind(id_text(id))
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() == 0 {
-            tx.rollback().await?;
-            return Ok(None);
-        }
-        tx.commit().await?;
-        Ok(Some(documents))
+        super::documents::delete_with_documents(
+            self,
+            "DELETE FROM documents WHERE project_id = $1 RETURNING id",
+            "DELETE FROM projects WHERE id = $1",
+            id,
+        )
+        .await
     }
 
     /// Gives `user` `role` in `project`, overriding their org role there (upsert);
