@@ -53,13 +53,17 @@ impl DocStore {
         let mut tx = self.db.pool().begin().await?;
         let now = now_ms();
         for (data, count) in rows {
-            sqlx::query(
-                "INSERT INTO doc_updates (doc, data, updates, created_at) VALUES ($1, $2, $3, $4)",
-            )
+            // Nothing is written for a deleted document (see `delete.rs`).
+            sqlx::query(&format!(
+                "INSERT INTO doc_updates (doc, data, updates, created_at) \
+                 SELECT $1, $2, $3, $4 WHERE {}",
+                super::delete::not_deleted(5)
+            ))
             .bind(doc)
             .bind(data)
             .bind(count)
             .bind(now)
+            .bind(doc)
             .execute(&mut *tx)
             .await?;
         }

@@ -103,15 +103,17 @@ impl DocStore {
         let size = i64::try_from(folded.len()).unwrap_or(i64::MAX);
         let mut tx = self.db.pool().begin().await?;
         let changed = if stored.version == 0 {
-            sqlx::query(
+            sqlx::query(&format!(
                 "INSERT INTO doc_snapshots (doc, version, data, blob_key, size_bytes, updated_at) \
-                 VALUES ($1, 1, $2, $3, $4, $5) ON CONFLICT (doc) DO NOTHING",
-            )
+                     SELECT $1, 1, $2, $3, $4, $5 WHERE {} ON CONFLICT (doc) DO NOTHING",
+                super::delete::not_deleted(6)
+            ))
             .bind(doc)
             .bind(data)
             .bind(key)
             .bind(size)
             .bind(now_ms())
+            .bind(doc)
             .execute(&mut *tx)
             .await?
         } else {
@@ -151,7 +153,7 @@ impl DocStore {
     }
 
     /// Deletes a snapshot blob nothing points at any more; a failure only leaks the object.
-    async fn forget_blob(&self, key: Option<&BlobKey>) {
+    pub(super) async fn forget_blob(&self, key: Option<&BlobKey>) {
         if let Some(key) = key
             && let Err(e) = self.blobs.delete(key).await
         {

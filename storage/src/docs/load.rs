@@ -59,7 +59,8 @@ const LOAD_SQL: &str = "SELECT CAST(0 AS BIGINT) AS kind, version AS seq, data, 
 const LOAD_ATTEMPTS: usize = 3;
 
 impl DocStore {
-    /// Reads everything stored for `doc` (an empty [`StoredDoc`] for an unknown document).
+    /// Reads everything stored for `doc` (an empty [`StoredDoc`] for an unknown document;
+    /// [`DocStoreError::Deleted`] for a deleted one).
     pub async fn load(&self, doc: &str) -> Result<StoredDoc, DocStoreError> {
         let mut attempt = 0;
         loop {
@@ -81,6 +82,9 @@ impl DocStore {
 
     /// None when the snapshot row points at a blob that is gone.
     async fn load_once(&self, doc: &str) -> Result<Option<StoredDoc>, DocStoreError> {
+        if self.is_deleted(doc).await? {
+            return Err(DocStoreError::Deleted(doc.to_owned()));
+        }
         let rows = sqlx::query(LOAD_SQL)
             .bind(doc)
             .bind(doc)

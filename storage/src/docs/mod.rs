@@ -11,6 +11,7 @@
 
 mod append;
 mod compact;
+mod delete;
 mod fold;
 mod load;
 mod stats;
@@ -52,6 +53,8 @@ pub enum DocStoreError {
     Db(#[from] sqlx::Error),
     #[error("blob store error")]
     Blob(#[from] BlobError),
+    #[error("document {0:?} was deleted")]
+    Deleted(String),
     #[error("stored state of document {doc:?} is corrupt: {reason}")]
     Corrupt { doc: String, reason: String },
 }

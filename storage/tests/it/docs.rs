@@ -331,3 +331,87 @@ async fn large_snapshots_go_to_s3_when_the_blob_store_is_s3() {
         db.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn a_deleted_document_is_gone_and_late_writes_do_not_bring_it_back() {
+    for db in backends().await {
+        // A tiny threshold puts the snapshot in the blob store, which the delete must empty too.
+        let store = db
+            .store(DocStoreConfig {
+                snapshot_blob_threshold: 1,
+                ..config()
+            })
+            .await;
+        let editor = Editor::new(3);
+        editor.insert(0, "secret plans");
+        store.append("gone", &editor.drain()).await.unwrap();
+        assert!(matches!(
+            store.compact("gone").await.unwrap(),
+            Compaction::Compacted { in_blob: true, .. }
+        ));
+        editor.insert(0, "more ");
+        let more = editor.drain();
+        store.append("gone", &more).await.unwrap();
+        store.append("kept", &more).await.unwrap();
+        let blob_files_before = count_files(db.dir.path());
+        assert!(blob_files_before > 0, "{}", db.name);
+
+        store.delete("gone").await.unwrap();
+        store.delete("gone").await.unwrap();
+        assert!(store.is_deleted("gone").await.unwrap());
+        assert!(!store.is_deleted("kept").await.unwrap());
+        assert!(matches!(
+            store.load("gone").await,
+            Err(weft_storage::docs::DocStoreError::Deleted(_))
+        ));
+        assert_eq!(
+            count_files(db.dir.path()),
+            0,
+            "snapshot blob removed: {}",
+            db.name
+        );
+        let pool = db.database().await;
+        for table in ["doc_updates", "doc_snapshots"] {
+            let rows: i64 = sqlx::query(&format!(
+                "SELECT COUNT(*) AS n FROM {table} WHERE doc = 'gone'"
+            ))
+            .fetch_one(pool.pool())
+            .await
+            .unwrap()
+            .try_get("n")
+            .unwrap();
+            assert_eq!(rows, 0, "{table}: {}", db.name);
+        }
+
+        // A node that flushes after the delete writes nothing.
+        editor.insert(0, "late ");
+        store.append("gone", &editor.drain()).await.unwrap();
+        assert!(store.load("gone").await.is_err(), "{}", db.name);
+        assert_eq!(
+            store.stats("gone").await.unwrap().log.rows,
+            0,
+            "{}",
+            db.name
+        );
+        // Other documents are untouched.
+        assert!(!store.load("kept").await.unwrap().is_empty());
+        db.cleanup().await;
+    }
+}
+
+fn count_files(dir: &std::path::Path) -> usize {
+    walk(&dir.join("blobs"))
+}
+
+fn walk(dir: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| {
+            let path = e.path();
+            if path.is_dir() { walk(&path) } else { 1 }
+        })
+        .sum()
+}
