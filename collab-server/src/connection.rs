@@ -103,9 +103,14 @@ async fn serve_inner(
     drop(tx);
     let room = match joined {
         Ok(room) => room,
-        Err(reason) => {
-            tracing::warn!(%reason, "document unavailable");
-            let reason = CloseReason::Unavailable;
+        Err(e) => {
+            let reason = match e {
+                crate::room::JoinError::Deleted => CloseReason::Deleted,
+                crate::room::JoinError::Unavailable(reason) => {
+                    tracing::warn!(%reason, "document unavailable");
+                    CloseReason::Unavailable
+                }
+            };
             let _ = tokio::time::timeout(ctx.write_timeout, send_close(&mut sink, &reason)).await;
             count_close(&ctx, &reason);
             return;

@@ -1,7 +1,13 @@
 //! The `collab-server` binary: serve (the default) or mint a token.
+//!
+//! Serving is the one-process default: the collab tier at `/ws`, and the REST tier at `/api`
+//! on the same port, sharing the node's database, its bus and its key pair, so tokens the REST
+//! tier mints open documents here. `--no-rest` serves the collab tier alone (for deployments
+//! that run api-server separately).
 
 use clap::{Parser, Subcommand};
 use weft_collab_server::keys::Keys;
+use weft_collab_server::server::{open_backends, run_with};
 use weft_collab_server::{Config, run};
 use weft_protocol::{CollabClaims, Permission};
 
@@ -16,6 +22,9 @@ struct Cli {
     command: Option<Command>,
     #[command(flatten)]
     config: Config,
+    /// Serve only the collab tier, without the REST routes under `/api`.
+    #[arg(long, env = "COLLAB_NO_REST")]
+    no_rest: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -73,10 +82,51 @@ async fn main() -> anyhow::Result<()> {
             println!("Weft collab-server listening on http://{addr}");
             println!("  WebSocket endpoint: ws://{addr}/ws/<doc>?token=<token>");
             println!("  mint a token:       cargo run --release -- token <doc>");
-            run(listener, cli.config, shutdown_signal()).await?;
+            if cli.no_rest {
+                run(listener, cli.config, shutdown_signal()).await?;
+                return Ok(());
+            }
+            println!("  REST API:           http://{addr}/api (docs at /api/docs)");
+            let backends = open_backends(&cli.config, addr).await?;
+            let api = weft_api_server::state_with(
+                rest_config(&cli.config, addr)?,
+                backends.storage.db.clone(),
+                backends.storage.docs.clone(),
+                backends.bus.clone(),
+            )?;
+            let rest = weft_api_server::router(api);
+            run_with(listener, cli.config, backends, rest, shutdown_signal()).await?;
             Ok(())
         }
     }
+}
+
+/// The REST tier's configuration inside this process: its own variables (`API_*`) from the
+/// environment, and everything it shares with the collab tier taken from the node's config.
+fn rest_config(
+    node: &Config,
+    addr: std::net::SocketAddr,
+) -> anyhow::Result<weft_api_server::Config> {
+    let mut rest = weft_api_server::Config::try_parse_from(["collab-server"])?;
+    rest.listen = addr;
+    rest.data_dir = node.keys.data_dir.clone();
+    rest.database_url = node.database_url.clone();
+    rest.blob_url = node.blob_url.clone();
+    rest.redis_url = node.redis_url.clone();
+    rest.bus_prefix = node.bus_prefix.clone();
+    rest.collab_private_key_file = node.keys.private_key_file.clone();
+    if std::env::var_os("COLLAB_PUBLIC_URL").is_none() {
+        rest.collab_url = match &node.public_url {
+            Some(base) => format!(
+                "{}/ws",
+                base.trim_end_matches('/')
+                    .replacen("https://", "wss://", 1)
+                    .replacen("http://", "ws://", 1)
+            ),
+            None => format!("ws://{addr}/ws"),
+        };
+    }
+    Ok(rest)
 }
 
 async fn shutdown_signal() {

@@ -37,6 +37,8 @@ pub enum CloseReason {
     Refused(u16, String),
     /// The document could not be loaded from storage (1011); the client retries.
     Unavailable,
+    /// The document was deleted (4404); reconnecting will not bring it back.
+    Deleted,
 }
 
 impl CloseReason {
@@ -59,6 +61,7 @@ impl CloseReason {
                 1011,
                 "document unavailable: storage error, try again later".into(),
             )),
+            CloseReason::Deleted => Some((4404, "document deleted".into())),
             CloseReason::ClientGone | CloseReason::PongTimeout | CloseReason::WriteFailed => None,
         }
     }
@@ -76,6 +79,7 @@ impl CloseReason {
             CloseReason::WriteFailed => "write_failed",
             CloseReason::Refused(..) => "refused",
             CloseReason::Unavailable => "unavailable",
+            CloseReason::Deleted => "deleted",
         }
     }
 }

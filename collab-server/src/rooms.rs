@@ -21,7 +21,7 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::peer::{ConnId, Peer};
 use crate::persist::Persistence;
-use crate::room::{ResyncReason, Room, lock};
+use crate::room::{JoinError, ResyncReason, Room, lock};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -70,7 +70,7 @@ impl Rooms {
         name: &str,
         id: ConnId,
         mut make_peer: impl FnMut() -> Peer,
-    ) -> Result<Arc<Room>, String> {
+    ) -> Result<Arc<Room>, JoinError> {
         loop {
             let (room, created) = {
                 let mut map = self.map();
@@ -96,6 +96,9 @@ impl Rooms {
             if room.attach(id, make_peer()) {
                 return Ok(room);
             }
+            if room.is_deleted() {
+                return Err(JoinError::Deleted);
+            }
             // Unloaded between lookup and attach: the registry no longer holds it; look again.
         }
     }
@@ -109,26 +112,38 @@ impl Rooms {
                     .await
                     .unwrap_or_else(|e| Err(format!("installing the stored state failed: {e}")))
             }
+            Err(weft_storage::docs::DocStoreError::Deleted(_)) => {
+                self.forget(&room);
+                room.fail_deleted();
+                return;
+            }
             Err(e) => Err(crate::persist::error_chain(&e)),
         };
         if result.is_ok() {
             let (pump, shutdown) = (room.clone().pump_bus(subscription), self.shutdown.clone());
+            let (rooms, pumped) = (self.clone(), room.clone());
             self.tasks.spawn(async move {
                 tokio::select! {
                     _ = pump => {}
                     _ = shutdown.cancelled() => {}
                 }
+                if pumped.is_deleted() {
+                    rooms.forget(&pumped);
+                }
             });
             room.request_resync(ResyncReason::Loaded);
         } else if let Err(reason) = result {
             tracing::error!(doc = room.name(), %reason, "document could not be loaded");
-            {
-                let mut map = self.map();
-                if map.get(room.name()).is_some_and(|r| Arc::ptr_eq(r, &room)) {
-                    map.remove(room.name());
-                }
-            }
+            self.forget(&room);
             room.fail(reason);
+        }
+    }
+
+    /// Drops `room` from the registry if it is still the one registered under its name.
+    fn forget(&self, room: &Arc<Room>) {
+        let mut map = self.map();
+        if map.get(room.name()).is_some_and(|r| Arc::ptr_eq(r, room)) {
+            map.remove(room.name());
         }
     }
 

@@ -1,6 +1,8 @@
 //! Starting and stopping a collab node: `run(listener, config, shutdown)`.
 //!
-//! Tests, the binary and the one-process default all go through this one entry point. Shutdown
+//! Tests, the binary and the one-process default all go through this entry point; the
+//! one-process default opens the node's storage and bus itself ([`open_backends`]) so that it
+//! can share them with the REST tier, whose routes it hands to [`run_with`]. Shutdown
 //! stops accepting, closes every socket with 1001, waits (bounded) for connections to end,
 //! writes every room's pending updates (and what only its memory holds), publishes what is
 //! still queued for the bus and says bye to the other nodes before returning.
@@ -14,8 +16,10 @@ use crate::keys::Keys;
 use crate::metrics::Metrics;
 use crate::persist::Persistence;
 use crate::rooms::Rooms;
+use axum::Router;
 use axum::serve::ListenerExt;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -33,20 +37,16 @@ pub enum ServerError {
     Io(#[from] std::io::Error),
 }
 
-/// Serves collab connections on `listener` until `shutdown` completes.
-pub async fn run(
-    listener: TcpListener,
-    config: Config,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), ServerError> {
-    let keys = Keys::load(&config.keys)?;
-    let verifier = Arc::new(keys.verifier(config.token_leeway.as_secs())?);
-    if config.allow_anonymous {
-        tracing::warn!(
-            "--allow-anonymous is on: connections without a token get write access to any document"
-        );
-    }
-    let storage = weft_storage::Storage::open(&config.storage(listener.local_addr()?)).await?;
+/// What a node stores into and talks to other nodes over.
+#[derive(Clone)]
+pub struct Backends {
+    pub storage: weft_storage::Storage,
+    pub bus: Arc<dyn weft_storage::bus::Bus>,
+}
+
+/// Opens the storage and bus `config` names; `local` is the address the node listens on.
+pub async fn open_backends(config: &Config, local: SocketAddr) -> Result<Backends, ServerError> {
+    let storage = weft_storage::Storage::open(&config.storage(local)).await?;
     tracing::info!(
         database = %weft_storage::sql::redact_url(
             config.database_url.as_deref().unwrap_or("sqlite (data folder)")
@@ -61,6 +61,36 @@ pub async fn run(
         },
     )
     .await?;
+    Ok(Backends { storage, bus })
+}
+
+/// Serves collab connections on `listener` until `shutdown` completes.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let backends = open_backends(&config, listener.local_addr()?).await?;
+    run_with(listener, config, backends, Router::new(), shutdown).await
+}
+
+/// Serves collab connections, and the `extra` routes beside them, on `listener` with the
+/// given storage and bus until `shutdown` completes.
+pub async fn run_with(
+    listener: TcpListener,
+    config: Config,
+    backends: Backends,
+    extra: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let Backends { storage, bus } = backends;
+    let keys = Keys::load(&config.keys)?;
+    let verifier = Arc::new(keys.verifier(config.token_leeway.as_secs())?);
+    if config.allow_anonymous {
+        tracing::warn!(
+            "--allow-anonymous is on: connections without a token get write access to any document"
+        );
+    }
     let metrics = Arc::new(Metrics::new());
     let (cluster, outbox_rx) = Cluster::new(
         bus,
@@ -132,7 +162,7 @@ pub async fn run(
         ws_write_buffer: config.ws_write_buffer,
     };
     let stop = cancel.clone();
-    let mut app = router(state);
+    let mut app = router(state).merge(extra);
     if let Some(local) = storage.blobs.local() {
         app = app.merge(blob_routes(local));
     }
@@ -143,6 +173,8 @@ pub async fn run(
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
     });
+    // Peer addresses for the REST tier's per-client rate limits, when it is merged in.
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;

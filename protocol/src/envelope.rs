@@ -11,9 +11,18 @@
 //!
 //! A producer that is not a collab node (a REST handler, a script) may publish
 //! [`Body::Update`]s under its own random node id with sequence numbers from 1; it should write
-//! the update to storage first, since nodes persist only what their own clients send.
+//! the update to storage first, since nodes persist only what their own clients send. The same
+//! producer announces a deleted document with [`Body::Deleted`] after removing its data.
 
 use serde::{Deserialize, Serialize};
+
+/// Prefix of a document's bus channel (the bus adds its own deployment prefix).
+pub const DOC_CHANNEL_PREFIX: &str = "doc:";
+
+/// The bus channel every node hosting `doc` subscribes to.
+pub fn doc_channel(doc: &str) -> String {
+    format!("{DOC_CHANNEL_PREFIX}{doc}")
+}
 
 /// One message on a document's channel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,6 +61,9 @@ pub enum Body {
         #[serde(with = "serde_bytes")]
         awareness: Vec<u8>,
     },
+    /// The document was deleted: every node closes its connections to it and forgets it
+    /// without writing anything.
+    Deleted,
 }
 
 /// One message on the node channel.

@@ -2,21 +2,27 @@
 //!
 //! This crate is what both servers and the load tester agree on: the y-websocket message set
 //! ([`Message`], one message per outgoing frame, several per incoming frame via [`FrameReader`]),
-//! the collab token that api-server mints and collab-server checks ([`token`]), and the envelopes
-//! collab nodes exchange over the bus ([`envelope`]). It never
-//! touches a socket, a clock-driven runtime or a file, so it can be fuzzed and property-tested in
-//! isolation, the way y-sweet-core and mini-redis's `frame.rs` are.
+//! the collab token that api-server mints and collab-server checks ([`token`]), the envelopes
+//! collab nodes exchange over the bus ([`envelope`]), and what the REST API computes from a
+//! document: its content as JSON ([`doc_json`]) and the update that restores an earlier version
+//! ([`restore`]). It never touches a socket, a clock-driven runtime or a file, so it can be fuzzed
+//! and property-tested in isolation, the way y-sweet-core and mini-redis's `frame.rs` are.
 
 pub mod awareness;
+pub mod doc_json;
 pub mod envelope;
 pub mod message;
 pub mod reader;
+pub mod restore;
+mod root_kind;
 pub mod token;
 
 pub use awareness::{decode_awareness, decode_update};
+pub use doc_json::doc_to_json;
 pub use envelope::{Body, Envelope, EnvelopeError, NodeEnvelope, NodeEvent};
 pub use message::{DecodeError, Message};
 pub use reader::{FrameReader, decode_frame};
+pub use restore::{RestoreError, restore_update};
 pub use token::{
     CollabClaims, KeyPairPem, Permission, TokenError, TokenIssuer, TokenVerifier,
     generate_key_pair, public_pem_from_private,

@@ -22,8 +22,7 @@ use tokio::sync::mpsc;
 use weft_protocol::{Body, Envelope};
 use weft_storage::bus::{Bus, Subscription};
 
-/// What a document's channel name starts with.
-const DOC_CHANNEL_PREFIX: &str = "doc:";
+use weft_protocol::envelope::DOC_CHANNEL_PREFIX;
 
 /// The channel node heartbeats travel on.
 pub const NODES_CHANNEL: &str = "nodes";
@@ -84,7 +83,7 @@ impl Cluster {
 
     /// The bus channel of a document.
     pub fn doc_channel(doc: &str) -> String {
-        format!("{DOC_CHANNEL_PREFIX}{doc}")
+        weft_protocol::envelope::doc_channel(doc)
     }
 
     /// Subscribes to a document's channel; returns once messages published from now on will
@@ -187,5 +186,6 @@ pub fn body_kind(body: &Body) -> &'static str {
         Body::Awareness(_) => "awareness",
         Body::SyncRequest { .. } => "sync_request",
         Body::SyncReply { .. } => "sync_reply",
+        Body::Deleted => "deleted",
     }
 }

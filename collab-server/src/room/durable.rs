@@ -2,7 +2,7 @@
 //! writing its pending updates in batches, writing what only its memory holds when the node
 //! that should have written it may not, and claiming compactions.
 
-use super::{LoadState, MAX_BATCH, Room, lock};
+use super::{JoinError, LoadState, MAX_BATCH, Room, lock};
 use crate::pending::Batch;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -30,16 +30,28 @@ impl Room {
         self.load.send_replace(LoadState::Failed(reason));
     }
 
+    /// Marks the room's document deleted (storage said so at load): joiners are refused.
+    pub fn fail_deleted(&self) {
+        {
+            let mut state = lock(&self.state);
+            state.closed = true;
+            state.deleted = true;
+        }
+        self.unloaded.cancel();
+        self.load.send_replace(LoadState::Deleted);
+    }
+
     /// Waits until the stored state is installed; the error says why it could not be.
-    pub async fn loaded(&self) -> Result<(), String> {
+    pub async fn loaded(&self) -> Result<(), JoinError> {
         let mut rx = self.load.subscribe();
         let state = match rx.wait_for(|s| *s != LoadState::Loading).await {
             Ok(state) => state.clone(),
             Err(_) => LoadState::Failed("room dropped while loading".into()),
         };
         match state {
-            LoadState::Failed(reason) => Err(reason),
-            _ => Ok(()),
+            LoadState::Failed(reason) => Err(JoinError::Unavailable(reason)),
+            LoadState::Deleted => Err(JoinError::Deleted),
+            LoadState::Loading | LoadState::Ready => Ok(()),
         }
     }
 
@@ -71,7 +83,7 @@ impl Room {
         let _write = self.flush_lock.lock().await;
         {
             let mut state = lock(&self.state);
-            if !state.remote.foreign_unsaved {
+            if !state.remote.foreign_unsaved || state.deleted {
                 return true;
             }
             // Cleared before reading memory: a change arriving meanwhile sets it again.

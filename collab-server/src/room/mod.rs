@@ -55,6 +55,8 @@ struct RoomState {
     peers: HashMap<ConnId, Peer>,
     /// Set when the registry unloads the room; a joiner that finds it set must look again.
     closed: bool,
+    /// Set when the document was deleted: nothing more is written and nobody may join.
+    deleted: bool,
     /// Applied updates not yet written to storage.
     pending: PendingLog,
     /// What the room knows of the other nodes hosting the document.
@@ -67,6 +69,17 @@ pub enum LoadState {
     Loading,
     Ready,
     Failed(String),
+    /// The document was deleted (found so at load, or told so over the bus).
+    Deleted,
+}
+
+/// Why a connection could not join a document.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JoinError {
+    #[error("document unavailable: {0}")]
+    Unavailable(String),
+    #[error("document deleted")]
+    Deleted,
 }
 
 /// A loaded document and everyone connected to it.
@@ -117,6 +130,7 @@ impl Room {
                 awareness: Awareness::new(doc),
                 peers: HashMap::new(),
                 closed: false,
+                deleted: false,
                 pending: PendingLog::default(),
                 remote: remote::RemoteState::default(),
             }),
@@ -175,6 +189,27 @@ impl Room {
             self.unloaded.cancel();
         }
         state.closed
+    }
+
+    /// Whether the document was deleted while this room held it.
+    pub fn is_deleted(&self) -> bool {
+        lock(&self.state).deleted
+    }
+
+    /// Forgets the document: closes every connection with 4404 and drops what was not yet
+    /// written, since the document's data is gone (called when the bus says it was deleted).
+    fn delete_locally(&self, state: &mut RoomState) {
+        state.closed = true;
+        state.deleted = true;
+        state.remote.foreign_unsaved = false;
+        let dropped = state.pending.take(usize::MAX);
+        PendingLog::written(&dropped, &self.metrics);
+        for peer in state.peers.values() {
+            peer.kick.fire(crate::peer::CloseReason::Deleted);
+        }
+        self.unloaded.cancel();
+        self.load.send_replace(LoadState::Deleted);
+        tracing::info!(doc = self.name, "document deleted: connections closed");
     }
 
     /// Connections attached now.

@@ -77,6 +77,7 @@ enum Remote {
         awareness: Option<AwarenessUpdate>,
     },
     NotForUs,
+    Deleted,
 }
 
 impl Room {
@@ -164,6 +165,7 @@ impl Room {
             Body::SyncRequest { state_vector } => Remote::SyncRequest(
                 StateVector::decode_v1(&state_vector).map_err(|e| e.to_string())?,
             ),
+            Body::Deleted => Remote::Deleted,
             Body::SyncReply { to, .. } if to != self.cluster.node => Remote::NotForUs,
             Body::SyncReply {
                 update,
@@ -233,6 +235,7 @@ impl Room {
                 return missing;
             }
             Remote::NotForUs => {}
+            Remote::Deleted => self.delete_locally(state),
         }
         false
     }

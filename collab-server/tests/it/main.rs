@@ -8,6 +8,7 @@ mod binary;
 mod blobs;
 mod cluster;
 mod crash;
+mod embedded;
 mod hostile;
 mod interop;
 mod lifecycle;
