@@ -60,6 +60,25 @@ pub struct Config {
     /// …after which it gets one more per this interval.
     #[arg(long, env = "API_AUTH_RATE_PERIOD", default_value = "6s", value_parser = humantime::parse_duration)]
     pub auth_rate_period: Duration,
+
+    /// Blob store for large document snapshots: `s3://bucket?endpoint=…&region=…` or
+    /// `file://dir`. Default: `blobs/` in the data folder. Must be the collab nodes' store.
+    #[arg(long, env = "BLOB_URL")]
+    pub blob_url: Option<String>,
+
+    /// Redis the collab nodes share (`redis://host:port`): updates and restores made over REST
+    /// reach live editors through it, and deleting a document closes its connections. Without
+    /// it only collab nodes in this process (the one-process default) hear of them.
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// Prefix of every Redis channel, as configured on the collab nodes.
+    #[arg(long, env = "WEFT_BUS_PREFIX", default_value = "weft")]
+    pub bus_prefix: String,
+
+    /// Largest Yjs update accepted by `POST …/updates` (bytes).
+    #[arg(long, env = "API_MAX_UPDATE_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub max_update_bytes: usize,
 }
 
 /// The longest an access token may live.

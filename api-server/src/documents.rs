@@ -58,7 +58,7 @@ pub struct CollabToken {
 }
 
 /// The document, if it belongs to `project` and the caller has `need` there.
-async fn document(
+pub(crate) async fn document(
     state: &AppState,
     user: Uuid,
     project: Uuid,
@@ -137,7 +137,7 @@ pub async fn rename(
     Ok(Json(d.into()))
 }
 
-/// Deletes a document (admins).
+/// Deletes a document and its content (admins); its open connections are closed (4404).
 #[utoipa::path(delete, path = "/api/projects/{project}/documents/{doc}", tag = "documents", security(("bearer" = [])),
     responses((status = 204, description = "deleted"), (status = 403, body = crate::Problem)))]
 pub async fn delete(
@@ -147,6 +147,7 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     document(&state, user.id, project, doc, Role::Admin).await?;
     state.accounts.delete_document(doc).await?;
+    crate::live::forget_documents(&state, &[doc]).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -2,7 +2,8 @@
 //!
 //! api-server owns accounts and sessions (`auth`), organizations, members, invitations and
 //! projects with their roles (`orgs`, `projects`, checked in `authz`), documents and the collab
-//! tokens that open them (`documents`), and will own document content, versions and messaging and mint the collab tokens that collab-server checks. Every error is an RFC 9457
+//! tokens that open them (`documents`), their Yjs content over REST (`doc_content`, `versions`,
+//! with live editors told through the collab nodes' bus in `live`). Every error is an RFC 9457
 //! problem (`error`, `extract`, `problem`); the OpenAPI document is generated from the handlers
 //! (`openapi`). The binary in `main.rs` is a thin shell around [`run`], which tests drive
 //! directly.
@@ -10,10 +11,12 @@
 pub mod auth;
 pub mod authz;
 pub mod config;
+pub mod doc_content;
 pub mod documents;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod live;
 pub mod openapi;
 pub mod orgs;
 pub mod pagination;
@@ -22,10 +25,11 @@ pub mod projects;
 pub mod rate_limit;
 pub mod server;
 pub mod state;
+pub mod versions;
 
 pub use config::Config;
 pub use problem::Problem;
-pub use server::{router, run};
+pub use server::{router, run, state, state_with};
 
 /// This crate's version, as reported by the health check.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

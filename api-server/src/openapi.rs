@@ -2,7 +2,7 @@
 //! `/api/openapi.json` with a reference UI at `/api/docs`.
 
 use crate::auth::routes as auth;
-use crate::{documents, orgs, projects};
+use crate::{doc_content, documents, orgs, projects, versions};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -14,18 +14,101 @@ use utoipa::{Modify, OpenApi};
         orgs::remove_member, orgs::invite, orgs::org_invitations, orgs::revoke_invitation, orgs::my_invitations,
         orgs::accept, projects::create, projects::list, projects::get, projects::rename, projects::delete,
         projects::members, projects::set_member, projects::remove_member, documents::create, documents::list,
-        documents::get, documents::rename, documents::delete, documents::token),
+        documents::get, documents::rename, documents::delete, documents::token, doc_content::content, doc_content::state,
+        doc_content::post_update, versions::create, versions::list, versions::restore),
     components(schemas(auth::Register, auth::Login, auth::RefreshRequest, auth::Session, auth::UserView, crate::Problem, crate::health::Health,
-        orgs::NameBody, orgs::OrgView, orgs::MemberView, orgs::RoleBody, orgs::InviteBody, orgs::InvitationView, projects::ProjectView, documents::DocumentView, documents::CollabToken)),
-    modifiers(&BearerAuth),
+        orgs::NameBody, orgs::OrgView, orgs::MemberView, orgs::RoleBody, orgs::InviteBody, orgs::InvitationView, projects::ProjectView, documents::DocumentView, documents::CollabToken,
+        RoleName, doc_content::DocumentContent, doc_content::YjsUpdate, versions::VersionView, versions::Restored)),
+    modifiers(&BearerAuth, &Problems),
     tags((name = "auth", description = "Accounts and sessions"),
          (name = "orgs", description = "Organizations, members and invitations"),
          (name = "projects", description = "Projects and per-project roles"),
-         (name = "documents", description = "Documents and collab tokens"))
+         (name = "documents", description = "Documents, their content and versions, and collab tokens"))
 )]
 pub struct ApiDoc;
 
+/// A role, from least to most privileged: viewer, editor, admin, owner.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum RoleName {
+    Viewer,
+    Editor,
+    Admin,
+    Owner,
+}
+
 struct BearerAuth;
+
+/// What every operation shares and the annotations leave implicit: its path parameters (all
+/// ids, so UUIDs), and its errors, which are RFC 9457 problems (`application/problem+json`),
+/// listed where a handler names them and covered by a `default` response everywhere else.
+struct Problems;
+
+impl Modify for Problems {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        use utoipa::openapi::{Content, Ref, RefOr, Required, ResponseBuilder};
+        const PROBLEM: &str = "application/problem+json";
+        let problem = || Content::new(Some(RefOr::Ref(Ref::from_schema_name("Problem"))));
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let names: Vec<String> = path
+                .split('/')
+                .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
+                .map(str::to_owned)
+                .collect();
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let params = operation.parameters.get_or_insert_with(Vec::new);
+                for name in &names {
+                    let declared = params.iter().any(|p: &Parameter| {
+                        p.name == *name && p.parameter_in == ParameterIn::Path
+                    });
+                    if !declared {
+                        params.push(
+                            ParameterBuilder::new()
+                                .name(name)
+                                .parameter_in(ParameterIn::Path)
+                                .required(Required::True)
+                                .schema(Some(
+                                    ObjectBuilder::new()
+                                        .schema_type(Type::String)
+                                        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))),
+                                ))
+                                .build(),
+                        );
+                    }
+                }
+                for (status, response) in operation.responses.responses.iter_mut() {
+                    let is_error = status.starts_with('4') || status.starts_with('5');
+                    if let (true, RefOr::T(response)) = (is_error, response)
+                        && let Some(content) = response.content.shift_remove("application/json")
+                    {
+                        response.content.insert(PROBLEM.to_owned(), content);
+                    }
+                }
+                operation
+                    .responses
+                    .responses
+                    .entry("default".to_owned())
+                    .or_insert_with(|| {
+                        RefOr::T(
+                            ResponseBuilder::new()
+                                .description("An error, as an RFC 9457 problem")
+                                .content(PROBLEM, problem())
+                                .build(),
+                        )
+                    });
+            }
+        }
+    }
+}
 
 impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {

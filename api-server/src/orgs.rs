@@ -17,7 +17,8 @@ use weft_storage::accounts::{Invitation, Member, Org, Role};
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NameBody {
-    /// 1 to 100 characters.
+    /// 1 to 100 characters, not only whitespace.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: String,
 }
 
@@ -27,7 +28,7 @@ pub struct OrgView {
     pub id: Uuid,
     pub name: String,
     pub created_at: i64,
-    #[schema(value_type = String)]
+    #[schema(value_type = crate::openapi::RoleName)]
     pub role: Role,
 }
 
@@ -37,7 +38,7 @@ pub struct MemberView {
     pub user_id: Uuid,
     pub email: String,
     pub name: String,
-    #[schema(value_type = String)]
+    #[schema(value_type = crate::openapi::RoleName)]
     pub role: Role,
 }
 
@@ -56,7 +57,7 @@ impl From<Member> for MemberView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleBody {
-    #[schema(value_type = String)]
+    #[schema(value_type = crate::openapi::RoleName)]
     pub role: Role,
 }
 
@@ -65,8 +66,9 @@ pub struct RoleBody {
 #[serde(deny_unknown_fields)]
 pub struct InviteBody {
     /// The email of an existing account.
+    #[schema(max_length = 254)]
     pub email: String,
-    #[schema(value_type = String)]
+    #[schema(value_type = crate::openapi::RoleName)]
     pub role: Role,
 }
 
@@ -76,7 +78,7 @@ pub struct InvitationView {
     pub id: Uuid,
     pub org_id: Uuid,
     pub user_id: Uuid,
-    #[schema(value_type = String)]
+    #[schema(value_type = crate::openapi::RoleName)]
     pub role: Role,
     pub invited_by: Uuid,
     pub created_at: i64,
@@ -221,8 +223,12 @@ pub async fn delete(
     ApiPath(org): ApiPath<Uuid>,
 ) -> Result<StatusCode, ApiError> {
     org_role(&state, org, user.id, Role::Owner).await?;
-    // Documents have no REST routes yet, so none has live data to remove.
-    state.accounts.delete_org(org).await?;
+    let docs = state
+        .accounts
+        .delete_org(org)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such organization"))?;
+    crate::live::forget_documents(&state, &docs).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -17,8 +17,21 @@ const DEFAULT_LIMIT: u32 = 50;
 pub struct PageQuery {
     /// Return items after this id (the `next` of the previous page).
     pub after: Option<Uuid>,
-    /// Items per page, 1 to 100 (default 50).
+    /// Items per page, 1 to 100 (default 50); anything else is a 400 problem.
+    #[param(minimum = 1, maximum = 100)]
+    #[serde(default, deserialize_with = "limit_in_range")]
     pub limit: Option<u32>,
+}
+
+fn limit_in_range<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    let limit = u32::deserialize(d)?;
+    if (1..=MAX_LIMIT).contains(&limit) {
+        Ok(Some(limit))
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "limit must be 1 to {MAX_LIMIT}, not {limit}"
+        )))
+    }
 }
 
 impl PageQuery {

@@ -21,7 +21,7 @@ pub struct ProjectView {
     pub org_id: Uuid,
     pub name: String,
     pub created_at: i64,
-    #[schema(value_type = String)]
+    #[schema(value_type = crate::openapi::RoleName)]
     pub role: Role,
 }
 
@@ -115,7 +115,12 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     let (p, _) = project_role(&state, project, user.id, Role::Viewer).await?;
     org_role(&state, p.org_id, user.id, Role::Admin).await?;
-    state.accounts.delete_project(project).await?;
+    let docs = state
+        .accounts
+        .delete_project(project)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such project"))?;
+    crate::live::forget_documents(&state, &docs).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

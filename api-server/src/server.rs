@@ -6,8 +6,11 @@
 use crate::auth::routes as auth;
 use crate::auth::tokens::AccessTokens;
 use crate::state::AppState;
-use crate::{Config, Problem, documents, health, openapi, orgs, projects, rate_limit};
+use crate::{
+    Config, Problem, doc_content, documents, health, openapi, orgs, projects, rate_limit, versions,
+};
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, Uri};
 use axum::routing::{get, post, put};
 use std::future::Future;
@@ -17,9 +20,11 @@ use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 use weft_protocol::TokenIssuer;
 use weft_protocol::token::{GENERATED_KEY_FILE, generate_key_pair};
-use weft_storage::DataDir;
 use weft_storage::accounts::Accounts;
-use weft_storage::sql::{Database, default_sqlite_url, redact_url};
+use weft_storage::bus::{Bus, BusOptions, open_bus};
+use weft_storage::docs::{DocStore, DocStoreConfig};
+use weft_storage::sql::{Database, redact_url};
+use weft_storage::{DataDir, Storage, StorageConfig};
 
 /// The file in the data folder holding the access-token secret when none is configured.
 const JWT_SECRET_FILE: &str = "api-jwt-secret";
@@ -40,19 +45,46 @@ pub enum StartError {
     Tokens(#[from] crate::auth::tokens::TokenError),
     #[error("collab key: {0}")]
     CollabKey(#[from] weft_protocol::TokenError),
+    #[error("bus: {0}")]
+    Bus(#[from] weft_storage::bus::BusError),
     #[error("serving: {0}")]
     Io(#[from] std::io::Error),
 }
 
-/// Opens storage and keys as `config` says.
+/// Opens storage, the bus and keys as `config` says.
 pub async fn state(config: Config) -> Result<AppState, StartError> {
+    let storage = Storage::open(&StorageConfig {
+        data_dir: config.data_dir.clone(),
+        database_url: config.database_url.clone(),
+        blob_url: config.blob_url.clone(),
+        public_url: format!("http://{}", config.listen),
+        docs: DocStoreConfig::default(),
+    })
+    .await?;
+    tracing::info!(
+        database = %redact_url(config.database_url.as_deref().unwrap_or("sqlite (data folder)")),
+        "storage open"
+    );
+    let bus = open_bus(
+        config.redis_url.as_deref(),
+        BusOptions {
+            prefix: config.bus_prefix.clone(),
+            queue: 1024,
+        },
+    )
+    .await?;
+    state_with(config, storage.db, storage.docs, bus)
+}
+
+/// The handlers' state on storage and a bus opened by the caller: the one-process default
+/// shares its collab tier's database and in-process bus this way.
+pub fn state_with(
+    config: Config,
+    db: Database,
+    docs: DocStore,
+    bus: Arc<dyn Bus>,
+) -> Result<AppState, StartError> {
     let data_dir = DataDir::open(&config.data_dir)?;
-    let url = config
-        .database_url
-        .clone()
-        .unwrap_or_else(|| default_sqlite_url(data_dir.root()));
-    let db = Database::connect(&url).await?;
-    tracing::info!(database = %redact_url(&url), "storage open");
     let secret = key_file(
         &data_dir,
         config.jwt_secret_file.as_deref(),
@@ -69,6 +101,9 @@ pub async fn state(config: Config) -> Result<AppState, StartError> {
     let collab = TokenIssuer::from_pem(&collab_pem)?;
     Ok(AppState {
         accounts: Accounts::new(db),
+        docs,
+        bus,
+        producer: rand::random(),
         tokens: Arc::new(tokens),
         collab: Arc::new(collab),
         config: Arc::new(config),
@@ -93,6 +128,7 @@ fn key_file<E: Into<Box<dyn std::error::Error + Send + Sync>>>(
 
 /// Every route of api-server. Unknown paths and methods answer with a [`Problem`].
 pub fn router(state: AppState) -> Router {
+    let max_update = state.config.max_update_bytes;
     let mut guarded = Router::new()
         .route("/api/auth/register", post(auth::register))
         .route("/api/auth/login", post(auth::login));
@@ -149,6 +185,26 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/projects/{project}/documents/{doc}/token",
             post(documents::token),
+        )
+        .route(
+            "/api/projects/{project}/documents/{doc}/content",
+            get(doc_content::content),
+        )
+        .route(
+            "/api/projects/{project}/documents/{doc}/state",
+            get(doc_content::state),
+        )
+        .route(
+            "/api/projects/{project}/documents/{doc}/updates",
+            post(doc_content::post_update).layer(DefaultBodyLimit::max(max_update)),
+        )
+        .route(
+            "/api/projects/{project}/documents/{doc}/versions",
+            post(versions::create).get(versions::list),
+        )
+        .route(
+            "/api/projects/{project}/documents/{doc}/versions/{version}/restore",
+            post(versions::restore),
         )
         .route(
             "/api/projects/{project}/members/{user}",

@@ -18,10 +18,13 @@ use weft_storage::accounts::{Rotation, User, normalize_email};
 #[serde(deny_unknown_fields)]
 pub struct Register {
     /// Login name; compared case-insensitively.
+    #[schema(max_length = 254, pattern = r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
     pub email: String,
     /// 8 to 1024 characters.
+    #[schema(min_length = 8, max_length = 1024)]
     pub password: String,
-    /// Shown to collaborators.
+    /// Shown to collaborators: 1 to 100 characters, not only whitespace.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: String,
 }
 
@@ -81,7 +84,7 @@ fn now_ms() -> i64 {
 
 fn check_registration(r: &Register) -> Result<(), ApiError> {
     let email = normalize_email(&r.email);
-    let valid_email = email.len() <= 254
+    let valid_email = r.email.trim().chars().count() <= 254
         && email
             .split_once('@')
             .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))

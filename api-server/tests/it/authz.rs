@@ -31,8 +31,16 @@ impl Client {
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
-        if let Some(body) = body {
-            request = request.json(&body);
+        // `{"$bytes": [..]}` stands for a binary (Yjs update) body.
+        match body {
+            Some(Value::Object(o)) if o.contains_key("$bytes") => {
+                let bytes: Vec<u8> = serde_json::from_value(o["$bytes"].clone()).unwrap();
+                request = request
+                    .header("content-type", "application/octet-stream")
+                    .body(bytes);
+            }
+            Some(body) => request = request.json(&body),
+            None => {}
         }
         let response = request.send().await.unwrap();
         let status = response.status();
@@ -42,8 +50,12 @@ impl Client {
                 "application/problem+json"
             );
         }
+        let binary = response
+            .headers()
+            .get("content-type")
+            .is_some_and(|t| t == "application/octet-stream");
         let bytes = response.bytes().await.unwrap();
-        let body = if bytes.is_empty() {
+        let body = if bytes.is_empty() || binary {
             Value::Null
         } else {
             serde_json::from_slice(&bytes).unwrap()
@@ -156,7 +168,17 @@ async fn fixture(c: &Client, cast: &Cast) -> Fixture {
         )
         .await;
     let doc = doc["id"].as_str().unwrap().to_owned();
+    let version = c
+        .ok(
+            Method::POST,
+            &format!("/api/projects/{project}/documents/{doc}/versions"),
+            &cast.owner.token,
+            Some(json!({"name": "v1"})),
+        )
+        .await;
+    let version = version["id"].as_str().unwrap().to_owned();
     Fixture {
+        version,
         org,
         project,
         doc,
@@ -168,6 +190,7 @@ struct Fixture {
     org: String,
     project: String,
     doc: String,
+    version: String,
     invitation: String,
 }
 
@@ -198,6 +221,30 @@ fn routes(
         ),
         (Method::DELETE, format!("{docs}/{doc}"), None, 2, 204),
         (Method::POST, format!("{docs}/{doc}/token"), None, 0, 200),
+        (Method::GET, format!("{docs}/{doc}/content"), None, 0, 200),
+        (Method::GET, format!("{docs}/{doc}/state"), None, 0, 200),
+        (
+            Method::POST,
+            format!("{docs}/{doc}/updates"),
+            Some(json!({"$bytes": [0, 0]})),
+            1,
+            204,
+        ),
+        (
+            Method::POST,
+            format!("{docs}/{doc}/versions"),
+            Some(json!({"name": "Draft"})),
+            1,
+            201,
+        ),
+        (Method::GET, format!("{docs}/{doc}/versions"), None, 0, 200),
+        (
+            Method::POST,
+            format!("{docs}/{doc}/versions/{}/restore", f.version),
+            None,
+            1,
+            200,
+        ),
         (Method::GET, format!("/api/orgs/{org}"), None, 0, 200),
         (
             Method::PATCH,
@@ -341,6 +388,7 @@ async fn every_route_enforces_roles() {
             org: String::new(),
             project: String::new(),
             doc: String::new(),
+            version: String::new(),
             invitation: String::new(),
         };
         let route_count = routes(&blank, "t", "e").len();

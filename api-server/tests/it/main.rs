@@ -4,7 +4,10 @@
 mod auth;
 mod authz;
 mod config;
+mod content;
 mod documents;
+mod live_stack;
 mod routes;
 mod server;
 mod shutdown;
+mod yclient;

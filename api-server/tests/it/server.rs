@@ -79,6 +79,25 @@ impl TestServer {
         self._dir.path().join("data")
     }
 
+    /// The Postgres database this server uses (None: SQLite in the data folder).
+    pub fn database_url(&self) -> Option<String> {
+        self.postgres.as_ref().map(|(_, url)| url.clone())
+    }
+
+    /// Waits until the server answers (its storage is open and migrated).
+    pub async fn ready(&self) {
+        let http = reqwest::Client::new();
+        for _ in 0..200 {
+            if let Ok(r) = http.get(self.url("/api/healthz")).send().await
+                && r.status().is_success()
+            {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("api-server did not become ready");
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }

@@ -1,0 +1,142 @@
+//! A document's Yjs content over REST: read it as JSON or as a binary update, and apply an
+//! update that live editors see at once.
+//!
+//! Reads come from the document store, which the collab nodes write to within their flush
+//! interval (`COLLAB_FLUSH_INTERVAL`, 200 ms by default) of a client's edit. Writes go to the
+//! store first and are then published on the bus (see [`crate::live`]).
+
+use crate::documents::document;
+use crate::error::ApiError;
+use crate::extract::{ApiPath, AuthUser};
+use crate::state::AppState;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use utoipa::ToSchema;
+use uuid::Uuid;
+use weft_protocol::Body;
+use weft_protocol::yrs::Doc;
+use weft_storage::accounts::Role;
+use weft_storage::docs::{DocStoreError, apply_parts};
+
+/// The document as JSON: one member per shared root type (`Y.Text` as a string, `Y.Map` as an
+/// object, `Y.Array` as an array, an XML fragment as a tree of
+/// `{"type", "attrs", "content"}` nodes with `{"type": "text", "text"}` leaves).
+#[derive(ToSchema)]
+#[schema(value_type = Object, example = json!({"content": "Hello", "meta": {"title": "Plan"}}))]
+pub struct DocumentContent(pub serde_json::Value);
+
+/// A Yjs update (v1 encoding) as raw bytes.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct YjsUpdate(pub Vec<u8>);
+
+/// The stored state of `doc` applied to a fresh yrs document, off the async executor.
+pub(crate) async fn load_doc(state: &AppState, doc: Uuid) -> Result<Doc, ApiError> {
+    let name = doc.to_string();
+    let stored = state.docs.load(&name).await.map_err(store_error)?;
+    tokio::task::spawn_blocking(move || {
+        let ydoc = Doc::new();
+        apply_parts(&ydoc, stored.parts()).map(|()| ydoc)
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)
+}
+
+pub(crate) fn store_error(e: DocStoreError) -> ApiError {
+    match e {
+        DocStoreError::Deleted(_) => ApiError::not_found("the document was deleted"),
+        other => ApiError::internal(crate::error::error_chain(&other)),
+    }
+}
+
+/// Appends `update` to the document's log and publishes it to live editors.
+pub(crate) async fn apply_update(
+    state: &AppState,
+    doc: Uuid,
+    update: Vec<u8>,
+) -> Result<(), ApiError> {
+    let name = doc.to_string();
+    state
+        .docs
+        .append(&name, &[Bytes::from(update.clone())])
+        .await
+        .map_err(store_error)?;
+    state
+        .accounts
+        .touch_document(
+            doc,
+            i64::try_from(weft_protocol::token::unix_now_ms()).unwrap_or(i64::MAX),
+        )
+        .await?;
+    crate::live::publish(state, &name, Body::Update(update)).await;
+    Ok(())
+}
+
+/// The document as JSON (viewers).
+#[utoipa::path(get, path = "/api/projects/{project}/documents/{doc}/content", tag = "documents", security(("bearer" = [])),
+    responses((status = 200, body = DocumentContent), (status = 404, body = crate::Problem)))]
+pub async fn content(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath((project, doc)): ApiPath<(Uuid, Uuid)>,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    document(&state, user.id, project, doc, Role::Viewer).await?;
+    let ydoc = load_doc(&state, doc).await?;
+    let json = tokio::task::spawn_blocking(move || weft_protocol::doc_to_json(&ydoc))
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(axum::Json(json))
+}
+
+/// The document's whole state as one Yjs update (viewers): apply it with `Y.applyUpdate`.
+#[utoipa::path(get, path = "/api/projects/{project}/documents/{doc}/state", tag = "documents", security(("bearer" = [])),
+    responses((status = 200, content_type = "application/octet-stream", body = YjsUpdate), (status = 404, body = crate::Problem)))]
+pub async fn state(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath((project, doc)): ApiPath<(Uuid, Uuid)>,
+) -> Result<Response, ApiError> {
+    document(&state, user.id, project, doc, Role::Viewer).await?;
+    let name = doc.to_string();
+    let stored = state.docs.load(&name).await.map_err(store_error)?;
+    let update = tokio::task::spawn_blocking(move || stored.to_update(&name))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(store_error)?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], update).into_response())
+}
+
+/// Applies a Yjs update (v1 encoding, `application/octet-stream`) to the document (editors).
+/// It is stored before the answer, and connected editors receive it live.
+#[utoipa::path(post, path = "/api/projects/{project}/documents/{doc}/updates", tag = "documents", security(("bearer" = [])),
+    request_body(content = YjsUpdate, content_type = "application/octet-stream"),
+    responses((status = 204, description = "stored and published"), (status = 400, body = crate::Problem),
+        (status = 413, body = crate::Problem), (status = 404, body = crate::Problem)))]
+pub async fn post_update(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath((project, doc)): ApiPath<(Uuid, Uuid)>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, ApiError> {
+    document(&state, user.id, project, doc, Role::Editor).await?;
+    let body = body.map_err(|rejection| {
+        ApiError::Client(crate::Problem::new(rejection.status()).with_detail(format!(
+            "the update could not be read (at most {} bytes): {}",
+            state.config.max_update_bytes,
+            rejection.body_text()
+        )))
+    })?;
+    if body.is_empty() {
+        return Err(ApiError::bad_request(
+            "the body must be a Yjs update (v1 encoding)",
+        ));
+    }
+    weft_protocol::decode_update(&body)
+        .map_err(|e| ApiError::bad_request(format!("not a Yjs update (v1 encoding): {e}")))?;
+    apply_update(&state, doc, body.to_vec()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
