@@ -46,6 +46,16 @@ pub(crate) async fn load_doc(state: &AppState, doc: Uuid) -> Result<Doc, ApiErro
     .map_err(ApiError::internal)
 }
 
+/// The stored state of `doc` folded into one update, off the async executor.
+pub(crate) async fn stored_state(state: &AppState, doc: Uuid) -> Result<Vec<u8>, ApiError> {
+    let name = doc.to_string();
+    let stored = state.docs.load(&name).await.map_err(store_error)?;
+    tokio::task::spawn_blocking(move || stored.to_update(&name))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(store_error)
+}
+
 pub(crate) fn store_error(e: DocStoreError) -> ApiError {
     match e {
         DocStoreError::Deleted(_) => ApiError::not_found("the document was deleted"),
@@ -101,12 +111,7 @@ pub async fn state(
     ApiPath((project, doc)): ApiPath<(Uuid, Uuid)>,
 ) -> Result<Response, ApiError> {
     document(&state, user.id, project, doc, Role::Viewer).await?;
-    let name = doc.to_string();
-    let stored = state.docs.load(&name).await.map_err(store_error)?;
-    let update = tokio::task::spawn_blocking(move || stored.to_update(&name))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(store_error)?;
+    let update = stored_state(&state, doc).await?;
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], update).into_response())
 }
 

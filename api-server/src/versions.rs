@@ -1,7 +1,7 @@
 //! Named versions of a document: save the current state under a name, list them, and restore
 //! one as a new update that every live editor receives (history is kept; nothing is rewound).
 
-use crate::doc_content::{apply_update, load_doc};
+use crate::doc_content::{apply_update, load_doc, stored_state};
 use crate::documents::document;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
@@ -14,7 +14,6 @@ use axum::http::StatusCode;
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
-use weft_protocol::yrs::{ReadTxn, StateVector, Transact};
 use weft_storage::accounts::{Role, Version};
 
 /// A named version of a document.
@@ -63,12 +62,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<VersionView>), ApiError> {
     document(&state, user.id, project, doc, Role::Editor).await?;
     let name = valid_name(&body.name)?;
-    let ydoc = load_doc(&state, doc).await?;
-    let snapshot = tokio::task::spawn_blocking(move || {
-        ydoc.transact().encode_diff_v1(&StateVector::default())
-    })
-    .await
-    .map_err(ApiError::internal)?;
+    let snapshot = stored_state(&state, doc).await?;
     let version = state
         .accounts
         .create_version(doc, &name, user.id, &snapshot)

@@ -31,6 +31,7 @@ NODE_PATH=collab-server/tests/interop/node_modules node loadtest/scripts/trace-t
 curl -sf -X POST "$base/api/projects/$project/documents/$doc/updates" -H "authorization: Bearer $token" \
   -H 'content-type: application/octet-stream' --data-binary "@$work/paper.bin"
 content="$base/api/projects/$project/documents/$doc/content"
+echo "server RSS before load: $(ps -o rss= -p "$pid") KiB"
 echo "content JSON: $(curl -sf "$content" -H "authorization: Bearer $token" | wc -c) bytes"
 
 cat >"$work/login.lua" <<LUA
@@ -40,6 +41,7 @@ wrk.headers["Content-Type"] = "application/json"
 LUA
 echo "== POST /api/auth/login, ${secs}s, $conns connections"
 wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$work/login.lua" "$base/api/auth/login"
+echo "server RSS after login: $(ps -o rss= -p "$pid") KiB"
 echo "== GET content (100 KB document), ${secs}s, $conns connections"
 wrk -t2 -c"$conns" -d"${secs}s" --latency -H "Authorization: Bearer $token" "$content"
-echo "server RSS after: $(ps -o rss= -p "$pid") KiB"
+echo "server RSS after content: $(ps -o rss= -p "$pid") KiB"

@@ -6,7 +6,7 @@
 
 use crate::live_stack::LiveStack;
 use crate::server::backends;
-use crate::yclient::{Ended, YClient, map_string, state_of};
+use crate::yclient::{Ended, YClient, map_string};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -260,7 +260,6 @@ async fn a_restored_version_reaches_live_editors_as_a_new_update() {
             weft_protocol::doc_to_json(&copy),
             weft_protocol::doc_to_json(&editor.doc)
         );
-        let _ = state_of(&editor.doc);
         editor.close().await;
         stack.stop().await;
     }

@@ -8,7 +8,7 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message as Ws;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use weft_protocol::yrs::updates::decoder::Decode;
-use weft_protocol::yrs::{Doc, GetString, Map, ReadTxn, StateVector, Text, Transact, Update};
+use weft_protocol::yrs::{Doc, GetString, Map, ReadTxn, Text, Transact, Update};
 use weft_protocol::{Message, decode_frame};
 
 pub struct YClient {
@@ -132,11 +132,6 @@ impl YClient {
     pub async fn close(mut self) {
         let _ = self.ws.close(None).await;
     }
-}
-
-/// The full state of `doc` as one update.
-pub fn state_of(doc: &Doc) -> Vec<u8> {
-    doc.transact().encode_diff_v1(&StateVector::default())
 }
 
 /// A map's string value.
