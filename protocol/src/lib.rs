@@ -10,6 +10,7 @@
 
 pub mod awareness;
 pub mod doc_json;
+mod doc_tree;
 pub mod envelope;
 pub mod message;
 pub mod reader;

@@ -14,7 +14,7 @@
 //! their place in untouched paragraphs); a text that differs is rewritten whole.
 
 use crate::awareness::decode_update;
-use crate::doc_json::{Chunk, Node, Root, SubDoc, read_roots};
+use crate::doc_tree::{Chunk, Node, Root, SubDoc, read_roots};
 use crate::message::DecodeError;
 use crate::root_kind::RootKind;
 use std::collections::{BTreeMap, BTreeSet};
@@ -411,8 +411,9 @@ fn fill_text<X: Text>(txn: &mut TransactionMut, text: &X, chunks: &[Chunk]) {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::doc_json::doc_to_json;
     use crate::doc_json::tests::{attrs, fill_prosemirror, loaded};
-    use crate::doc_json::{doc_to_json, read_roots};
+    use crate::doc_tree::read_roots;
     use proptest::prelude::*;
     use std::collections::HashMap;
     use yrs::branch::{Branch, BranchID};
@@ -656,8 +657,8 @@ mod tests {
 
     #[test]
     fn too_deeply_nested_version_is_refused() {
-        use crate::doc_json::MAX_DEPTH;
         use crate::doc_json::tests::nested_maps;
+        use crate::doc_tree::MAX_DEPTH;
         let deep = nested_maps(MAX_DEPTH + 1);
         assert!(matches!(
             restore_update(&Doc::new(), &state(&deep)),

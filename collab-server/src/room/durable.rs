@@ -1,9 +1,10 @@
 //! The durable side of a room: installing its stored state before anyone is answered,
 //! writing its pending updates in batches, writing what only its memory holds when the node
-//! that should have written it may not, and claiming compactions.
+//! that should have written it may not, claiming compactions, and forgetting a deleted document.
 
-use super::{JoinError, LoadState, MAX_BATCH, Room, lock};
+use super::{JoinError, LoadState, MAX_BATCH, Room, RoomState, lock};
 use crate::pending::Batch;
+use crate::pending::PendingLog;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use weft_protocol::yrs::updates::decoder::Decode;
@@ -39,6 +40,22 @@ impl Room {
         }
         self.unloaded.cancel();
         self.load.send_replace(LoadState::Deleted);
+    }
+
+    /// Forgets the document: closes every connection with 4404 and drops what was not yet
+    /// written, since the document's data is gone (called when the bus says it was deleted).
+    pub(super) fn delete_locally(&self, state: &mut RoomState) {
+        state.closed = true;
+        state.deleted = true;
+        state.remote.foreign_unsaved = false;
+        let dropped = state.pending.take(usize::MAX);
+        PendingLog::written(&dropped, &self.metrics);
+        for peer in state.peers.values() {
+            peer.kick.fire(crate::peer::CloseReason::Deleted);
+        }
+        self.unloaded.cancel();
+        self.load.send_replace(LoadState::Deleted);
+        tracing::info!(doc = self.name, "document deleted: connections closed");
     }
 
     /// Waits until the stored state is installed; the error says why it could not be.

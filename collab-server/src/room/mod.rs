@@ -196,22 +196,6 @@ impl Room {
         lock(&self.state).deleted
     }
 
-    /// Forgets the document: closes every connection with 4404 and drops what was not yet
-    /// written, since the document's data is gone (called when the bus says it was deleted).
-    fn delete_locally(&self, state: &mut RoomState) {
-        state.closed = true;
-        state.deleted = true;
-        state.remote.foreign_unsaved = false;
-        let dropped = state.pending.take(usize::MAX);
-        PendingLog::written(&dropped, &self.metrics);
-        for peer in state.peers.values() {
-            peer.kick.fire(crate::peer::CloseReason::Deleted);
-        }
-        self.unloaded.cancel();
-        self.load.send_replace(LoadState::Deleted);
-        tracing::info!(doc = self.name, "document deleted: connections closed");
-    }
-
     /// Connections attached now.
     pub fn peer_count(&self) -> usize {
         lock(&self.state).peers.len()
