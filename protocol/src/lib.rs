@@ -3,12 +3,14 @@
 //! This crate is what both servers and the load tester agree on: the y-websocket message set
 //! ([`Message`], one message per outgoing frame, several per incoming frame via [`FrameReader`]),
 //! the collab token that api-server mints and collab-server checks ([`token`]), the envelopes
-//! collab nodes exchange over the bus ([`envelope`]), and what the REST API computes from a
+//! collab nodes exchange over the bus ([`envelope`]), the chat socket's frames and chat bus events
+//! ([`chat`]), and what the REST API computes from a
 //! document: its content as JSON ([`doc_json`]) and the update that restores an earlier version
 //! ([`restore`]). It never touches a socket, a clock-driven runtime or a file, so it can be fuzzed
 //! and property-tested in isolation, the way y-sweet-core and mini-redis's `frame.rs` are.
 
 pub mod awareness;
+pub mod chat;
 pub mod doc_json;
 mod doc_tree;
 pub mod envelope;

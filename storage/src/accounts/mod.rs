@@ -1,6 +1,7 @@
 //! The accounts repository the REST tier keeps its records in: users and their refresh
 //! tokens, organizations with members and invitations, projects with per-project role
-//! overrides, documents and their named versions.
+//! overrides, documents and their named versions, and chat: channels, messages, reactions and
+//! read positions.
 //!
 //! It is a thin layer of SQL over the shared [`Database`] (tables from migration
 //! `0002_accounts`), one file per kind of record. Ids are UUIDv7, stored as hyphenated text
@@ -11,10 +12,12 @@
 //! keys (enforced on SQLite too). Whatever must change together runs in one transaction that
 //! writes first, so SQLite takes its write lock at once and concurrent callers queue.
 
+mod channels;
 mod decode;
 mod documents;
 mod invitations;
 mod members;
+mod messages;
 mod orgs;
 mod projects;
 mod refresh;
@@ -22,9 +25,11 @@ mod role;
 mod users;
 mod versions;
 
+pub use channels::{Channel, Unread};
 pub use documents::Document;
 pub use invitations::Invitation;
 pub use members::Member;
+pub use messages::{HistoryPage, Message, Reaction, Sent};
 pub use orgs::Org;
 pub use projects::Project;
 pub use refresh::Rotation;

@@ -1,0 +1,46 @@
+-- Messaging: channels of a project, their messages, reactions and each member's read position.
+-- A message is unique per (channel, author, client_id), so a send that is retried with the same
+-- client message id finds the first one instead of adding a duplicate. Deleting a message keeps
+-- a tombstone (deleted_at set, body emptied) so clients that saw it learn it went.
+CREATE TABLE channels (
+    id         TEXT COLLATE "C" PRIMARY KEY,
+    project_id TEXT COLLATE "C" NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+    name       TEXT NOT NULL,
+    topic      TEXT NOT NULL,
+    created_by TEXT COLLATE "C" NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    created_at BIGINT NOT NULL,
+    UNIQUE (project_id, name)
+);
+
+CREATE INDEX channels_project ON channels (project_id, id);
+
+CREATE TABLE messages (
+    id         TEXT COLLATE "C" PRIMARY KEY,
+    channel_id TEXT COLLATE "C" NOT NULL REFERENCES channels (id) ON DELETE CASCADE,
+    author_id  TEXT COLLATE "C" NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    client_id  TEXT NOT NULL,
+    body       TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    edited_at  BIGINT,
+    deleted_at BIGINT,
+    UNIQUE (channel_id, author_id, client_id)
+);
+
+CREATE INDEX messages_channel ON messages (channel_id, id);
+
+CREATE TABLE message_reactions (
+    message_id TEXT COLLATE "C" NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+    user_id    TEXT COLLATE "C" NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    emoji      TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (message_id, user_id, emoji)
+);
+
+-- The newest message a user has read in a channel; it only moves forward.
+CREATE TABLE channel_reads (
+    channel_id   TEXT COLLATE "C" NOT NULL REFERENCES channels (id) ON DELETE CASCADE,
+    user_id      TEXT COLLATE "C" NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    last_read_id TEXT COLLATE "C" NOT NULL,
+    updated_at   BIGINT NOT NULL,
+    PRIMARY KEY (channel_id, user_id)
+);
