@@ -47,8 +47,89 @@ struct Pending {
 
 /// Latencies of one run.
 pub struct LatencyTracker {
-    start: Instant,
     inner: Mutex<Inner>,
+}
+
+/// An HDR histogram of latencies (1 µs to 10 min, 3 significant digits) and a per-second
+/// timeline of them: what every scenario reports, whatever it measures the latency of.
+pub struct LatencyRecorder {
+    start: Instant,
+    histogram: Histogram<u64>,
+    /// Per elapsed second: (count, sum of µs, max µs).
+    timeline: Vec<(u64, u64, u64)>,
+}
+
+impl LatencyRecorder {
+    pub fn new() -> anyhow::Result<LatencyRecorder> {
+        Ok(LatencyRecorder {
+            start: Instant::now(),
+            histogram: Histogram::new_with_bounds(1, 600_000_000, 3)?,
+            timeline: Vec::new(),
+        })
+    }
+
+    /// Records something sent at `sent` and done at `now`.
+    pub fn record(&mut self, sent: Instant, now: Instant) {
+        let micros = u64::try_from(now.duration_since(sent).as_micros())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        self.histogram.saturating_record(micros);
+        let second = usize::try_from(now.duration_since(self.start).as_secs()).unwrap_or(0);
+        if self.timeline.len() <= second {
+            self.timeline.resize(second + 1, (0, 0, 0));
+        }
+        let slot = &mut self.timeline[second];
+        slot.0 += 1;
+        slot.1 += micros;
+        slot.2 = slot.2.max(micros);
+    }
+
+    /// Percentiles so far, with the given counts of what never completed or never matched.
+    pub fn summary(&self, incomplete: u64, unmatched: u64) -> LatencySummary {
+        let h = &self.histogram;
+        let ms = |us: u64| us as f64 / 1000.0;
+        LatencySummary {
+            count: h.len(),
+            p50_ms: ms(h.value_at_quantile(0.5)),
+            p90_ms: ms(h.value_at_quantile(0.9)),
+            p99_ms: ms(h.value_at_quantile(0.99)),
+            p999_ms: ms(h.value_at_quantile(0.999)),
+            max_ms: ms(h.max()),
+            mean_ms: h.mean() / 1000.0,
+            incomplete,
+            unmatched,
+        }
+    }
+
+    pub fn timeline(&self) -> Vec<LatencySecond> {
+        self.timeline
+            .iter()
+            .enumerate()
+            .map(|(second, (n, sum, max))| LatencySecond {
+                second,
+                count: *n,
+                mean_ms: if *n == 0 {
+                    0.0
+                } else {
+                    *sum as f64 / *n as f64 / 1000.0
+                },
+                max_ms: *max as f64 / 1000.0,
+            })
+            .collect()
+    }
+
+    /// (upper bound ms, count) buckets of the histogram on a log scale, for charts.
+    pub fn buckets(&self) -> Vec<(f64, u64)> {
+        self.histogram
+            .iter_log(100, 2.0)
+            .map(|v| {
+                (
+                    v.value_iterated_to() as f64 / 1000.0,
+                    v.count_since_last_iteration(),
+                )
+            })
+            .collect()
+    }
 }
 
 struct Inner {
@@ -56,9 +137,7 @@ struct Inner {
     by_clock: HashMap<(u32, u64), BTreeMap<u32, Pending>>,
     /// (doc, delete-set hash) of delete-only updates -> pending.
     by_delete: HashMap<(u32, u64), Pending>,
-    histogram: Histogram<u64>,
-    /// Per elapsed second: (count, sum of µs, max µs).
-    timeline: Vec<(u64, u64, u64)>,
+    recorder: LatencyRecorder,
     unmatched: u64,
     /// Sent updates applied by one receiver, counted once per receiver (merged relays count
     /// for each update they carry).
@@ -93,14 +172,11 @@ pub struct LatencySecond {
 impl LatencyTracker {
     pub fn new() -> anyhow::Result<LatencyTracker> {
         Ok(LatencyTracker {
-            start: Instant::now(),
             inner: Mutex::new(Inner {
                 by_clock: HashMap::new(),
                 by_delete: HashMap::new(),
                 deliveries: 0,
-                // 1 µs .. 10 min at 3 significant digits.
-                histogram: Histogram::new_with_bounds(1, 600_000_000, 3)?,
-                timeline: Vec::new(),
+                recorder: LatencyRecorder::new()?,
                 unmatched: 0,
             }),
         })
@@ -188,37 +264,15 @@ impl LatencyTracker {
             inner.unmatched += 1;
         }
         for sent in done {
-            let micros = u64::try_from(now.duration_since(sent).as_micros())
-                .unwrap_or(u64::MAX)
-                .max(1);
-            inner.histogram.saturating_record(micros);
-            let second = usize::try_from(now.duration_since(self.start).as_secs()).unwrap_or(0);
-            if inner.timeline.len() <= second {
-                inner.timeline.resize(second + 1, (0, 0, 0));
-            }
-            let slot = &mut inner.timeline[second];
-            slot.0 += 1;
-            slot.1 += micros;
-            slot.2 = slot.2.max(micros);
+            inner.recorder.record(sent, now);
         }
     }
 
     pub fn summary(&self) -> LatencySummary {
         let inner = self.lock();
-        let h = &inner.histogram;
-        let ms = |us: u64| us as f64 / 1000.0;
-        LatencySummary {
-            count: h.len(),
-            p50_ms: ms(h.value_at_quantile(0.5)),
-            p90_ms: ms(h.value_at_quantile(0.9)),
-            p99_ms: ms(h.value_at_quantile(0.99)),
-            p999_ms: ms(h.value_at_quantile(0.999)),
-            max_ms: ms(h.max()),
-            mean_ms: h.mean() / 1000.0,
-            incomplete: (inner.by_clock.values().map(BTreeMap::len).sum::<usize>()
-                + inner.by_delete.len()) as u64,
-            unmatched: inner.unmatched,
-        }
+        let incomplete = (inner.by_clock.values().map(BTreeMap::len).sum::<usize>()
+            + inner.by_delete.len()) as u64;
+        inner.recorder.summary(incomplete, inner.unmatched)
     }
 
     /// Sent updates applied by receivers so far, once per receiver.
@@ -227,35 +281,11 @@ impl LatencyTracker {
     }
 
     pub fn timeline(&self) -> Vec<LatencySecond> {
-        self.lock()
-            .timeline
-            .iter()
-            .enumerate()
-            .map(|(second, (n, sum, max))| LatencySecond {
-                second,
-                count: *n,
-                mean_ms: if *n == 0 {
-                    0.0
-                } else {
-                    *sum as f64 / *n as f64 / 1000.0
-                },
-                max_ms: *max as f64 / 1000.0,
-            })
-            .collect()
+        self.lock().recorder.timeline()
     }
 
     /// (upper bound ms, count) buckets of the histogram on a log scale, for charts.
     pub fn buckets(&self) -> Vec<(f64, u64)> {
-        let inner = self.lock();
-        inner
-            .histogram
-            .iter_log(100, 2.0)
-            .map(|v| {
-                (
-                    v.value_iterated_to() as f64 / 1000.0,
-                    v.count_since_last_iteration(),
-                )
-            })
-            .collect()
+        self.lock().recorder.buckets()
     }
 }

@@ -69,6 +69,14 @@ enum Command {
         #[command(flatten)]
         out: Output,
     },
+    /// Channels × senders × rate over Weft's chat socket with many subscribers per channel:
+    /// delivery latency, and every subscriber receiving every message exactly once.
+    Chat {
+        #[command(flatten)]
+        args: weft_loadtest::scenario::chat::ChatArgs,
+        #[command(flatten)]
+        out: Output,
+    },
 }
 
 /// Where a scenario's report goes besides the summary table on stdout.
@@ -147,6 +155,23 @@ fn main() -> anyhow::Result<()> {
         Command::JoinStorm { args, out } => {
             let trace = Trace::load(resolve(&args.trace))?;
             finish(runtime()?.block_on(join_storm::run(args, &trace))?, &out)
+        }
+        Command::Chat { args, out } => {
+            let report = runtime()?.block_on(weft_loadtest::scenario::chat::run(args))?;
+            println!(
+                "per-delivery latency ms: p50 {:.2} p99 {:.2} p99.9 {:.2} max {:.2}; duplicates {}, missing {}",
+                report.per_delivery.p50_ms,
+                report.per_delivery.p99_ms,
+                report.per_delivery.p999_ms,
+                report.per_delivery.max_ms,
+                report.duplicates,
+                report.missing
+            );
+            if let Some(path) = &out.json {
+                report::write_json(path, &report)?;
+            }
+            let Output { html, .. } = out;
+            finish(report.run, &Output { json: None, html })
         }
     }
 }

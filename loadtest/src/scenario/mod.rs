@@ -1,7 +1,9 @@
 //! Load scenarios over real WebSockets against any Yjs server: `replay` (a real trace split over
-//! several editors per document), `fanout` (one writer, many readers) and `join-storm` (many
-//! clients joining one large document at once). Each produces a [`RunReport`].
+//! several editors per document), `fanout` (one writer, many readers), `join-storm` (many
+//! clients joining one large document at once) and `chat` (senders and subscribers on Weft's chat
+//! socket). Each produces a [`RunReport`].
 
+pub mod chat;
 pub mod fanout;
 pub mod join_storm;
 pub mod replay;
