@@ -1,18 +1,20 @@
 //! The accounts repository the REST tier keeps its records in: users and their refresh
 //! tokens, organizations with members and invitations, projects with per-project role
-//! overrides, documents and their named versions.
+//! overrides, documents and their named versions, and files uploaded to projects.
 //!
 //! It is a thin layer of SQL over the shared [`Database`] (tables from migration
-//! `0002_accounts`), one file per kind of record. Ids are UUIDv7, stored as hyphenated text
-//! so both backends agree and id order is creation order (every list is paginated by id:
-//! rows after a cursor, up to a limit). Timestamps are unix milliseconds. Constraints do the
-//! checking: a unique violation comes back as [`AccountsError::Conflict`], a foreign key
-//! naming a missing row as [`AccountsError::NotFound`], and deletions cascade through foreign
-//! keys (enforced on SQLite too). Whatever must change together runs in one transaction that
-//! writes first, so SQLite takes its write lock at once and concurrent callers queue.
+//! `0002_accounts`, files from `0005_files`), one file per kind of record. Ids are UUIDv7,
+//! stored as hyphenated text so both backends agree and id order is creation order (every
+//! list is paginated by id: rows after a cursor, up to a limit). Timestamps are unix
+//! milliseconds. Constraints do the checking: a unique violation comes back as
+//! [`AccountsError::Conflict`], a foreign key naming a missing row as
+//! [`AccountsError::NotFound`], and deletions cascade through foreign keys (enforced on SQLite
+//! too). Whatever must change together runs in one transaction that writes first, so SQLite
+//! takes its write lock at once and concurrent callers queue.
 
 mod decode;
 mod documents;
+mod files;
 mod invitations;
 mod members;
 mod orgs;
@@ -23,6 +25,7 @@ mod users;
 mod versions;
 
 pub use documents::Document;
+pub use files::{File, FileStatus, NewFile, file_blob_key};
 pub use invitations::Invitation;
 pub use members::Member;
 pub use orgs::Org;
