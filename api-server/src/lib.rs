@@ -10,6 +10,7 @@
 
 pub mod auth;
 pub mod authz;
+pub mod blob_routes;
 pub mod config;
 pub mod doc_content;
 pub mod documents;
