@@ -79,7 +79,49 @@ pub struct Config {
     /// Largest Yjs update accepted by `POST …/updates` (bytes).
     #[arg(long, env = "API_MAX_UPDATE_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub max_update_bytes: usize,
+
+    /// Base URL clients reach this server at; the local blob store's signed upload and
+    /// download URLs point there. Default: `http://<listen address>`.
+    #[arg(long, env = "WEFT_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Largest file a client may upload (bytes).
+    #[arg(long, env = "API_UPLOAD_MAX_BYTES", default_value_t = 100 * 1024 * 1024)]
+    pub upload_max_bytes: u64,
+
+    /// Content types a file may be uploaded as, comma-separated (compared without parameters
+    /// such as `; charset=…`, ignoring case).
+    #[arg(
+        long,
+        env = "API_UPLOAD_TYPES",
+        value_delimiter = ',',
+        default_value = DEFAULT_UPLOAD_TYPES
+    )]
+    pub upload_types: Vec<String>,
+
+    /// How long a presigned upload URL stays valid; a file not uploaded and completed by
+    /// then is swept.
+    #[arg(long, env = "API_UPLOAD_URL_TTL", default_value = "15m", value_parser = humantime::parse_duration)]
+    pub upload_url_ttl: Duration,
+
+    /// How long a presigned download URL stays valid.
+    #[arg(long, env = "API_DOWNLOAD_URL_TTL", default_value = "15m", value_parser = humantime::parse_duration)]
+    pub download_url_ttl: Duration,
+
+    /// How often expired uploads (and the objects of deleted files) are swept.
+    #[arg(long, env = "API_UPLOAD_SWEEP_INTERVAL", default_value = "1m", value_parser = humantime::parse_duration)]
+    pub upload_sweep_interval: Duration,
+
+    /// How long past its URL's expiry an upload that was never completed is kept (an upload
+    /// started just before the expiry may still be arriving; it can be completed meanwhile).
+    #[arg(long, env = "API_UPLOAD_SWEEP_GRACE", default_value = "10m", value_parser = humantime::parse_duration)]
+    pub upload_sweep_grace: Duration,
 }
+
+/// The content types uploads accept unless `API_UPLOAD_TYPES` says otherwise.
+pub const DEFAULT_UPLOAD_TYPES: &str = "image/png,image/jpeg,image/gif,image/webp,image/svg+xml,\
+                                        application/pdf,application/json,text/plain,text/csv,\
+                                        text/markdown,application/zip,application/octet-stream";
 
 /// The longest an access token may live.
 pub const MAX_ACCESS_TTL: Duration = Duration::from_secs(15 * 60);

@@ -3,18 +3,21 @@
 //! api-server owns accounts and sessions (`auth`), organizations, members, invitations and
 //! projects with their roles (`orgs`, `projects`, checked in `authz`), documents and the collab
 //! tokens that open them (`documents`), their Yjs content over REST (`doc_content`, `versions`,
-//! with live editors told through the collab nodes' bus in `live`). Every error is an RFC 9457
-//! problem (`error`, `extract`, `problem`); the OpenAPI document is generated from the handlers
-//! (`openapi`). The binary in `main.rs` is a thin shell around [`run`], which tests drive
-//! directly.
+//! with live editors told through the collab nodes' bus in `live`), files uploaded and
+//! downloaded through presigned URLs (`files`, with `blob_routes` serving the local store's
+//! URLs). Every error is an RFC 9457 problem (`error`, `extract`, `problem`); the OpenAPI
+//! document is generated from the handlers (`openapi`). The binary in `main.rs` is a thin shell
+//! around [`run`], which tests drive directly.
 
 pub mod auth;
 pub mod authz;
+pub mod blob_routes;
 pub mod config;
 pub mod doc_content;
 pub mod documents;
 pub mod error;
 pub mod extract;
+pub mod files;
 pub mod health;
 pub mod live;
 pub mod openapi;

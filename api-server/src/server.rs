@@ -5,9 +5,11 @@
 
 use crate::auth::routes as auth;
 use crate::auth::tokens::AccessTokens;
+use crate::blob_routes::blob_routes;
 use crate::state::AppState;
 use crate::{
-    Config, Problem, doc_content, documents, health, openapi, orgs, projects, rate_limit, versions,
+    Config, Problem, doc_content, documents, files, health, openapi, orgs, projects, rate_limit,
+    versions,
 };
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -17,10 +19,12 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 use tower_http::trace::TraceLayer;
 use weft_protocol::TokenIssuer;
 use weft_protocol::token::{GENERATED_KEY_FILE, generate_key_pair};
 use weft_storage::accounts::Accounts;
+use weft_storage::blob::{BlobStore, OpenedBlobStore};
 use weft_storage::bus::{Bus, BusOptions, open_bus};
 use weft_storage::docs::{DocStore, DocStoreConfig};
 use weft_storage::sql::{Database, redact_url};
@@ -53,11 +57,20 @@ pub enum StartError {
 
 /// Opens storage, the bus and keys as `config` says.
 pub async fn state(config: Config) -> Result<AppState, StartError> {
+    Ok(open(config).await?.0)
+}
+
+/// The handlers' state and the blob store it was opened with (whose signed URLs [`run`] must
+/// serve when it is the local one).
+async fn open(config: Config) -> Result<(AppState, OpenedBlobStore), StartError> {
     let storage = Storage::open(&StorageConfig {
         data_dir: config.data_dir.clone(),
         database_url: config.database_url.clone(),
         blob_url: config.blob_url.clone(),
-        public_url: format!("http://{}", config.listen),
+        public_url: config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", config.listen)),
         docs: DocStoreConfig::default(),
     })
     .await?;
@@ -73,16 +86,18 @@ pub async fn state(config: Config) -> Result<AppState, StartError> {
         },
     )
     .await?;
-    state_with(config, storage.db, storage.docs, bus)
+    let state = state_with(config, storage.db, storage.docs, bus, storage.blobs.store())?;
+    Ok((state, storage.blobs))
 }
 
 /// The handlers' state on storage and a bus opened by the caller: the one-process default
-/// shares its collab tier's database and in-process bus this way.
+/// shares its collab tier's database, blob store and in-process bus this way.
 pub fn state_with(
     config: Config,
     db: Database,
     docs: DocStore,
     bus: Arc<dyn Bus>,
+    blobs: Arc<dyn BlobStore>,
 ) -> Result<AppState, StartError> {
     let data_dir = DataDir::open(&config.data_dir)?;
     let secret = key_file(
@@ -103,6 +118,7 @@ pub fn state_with(
         accounts: Accounts::new(db),
         docs,
         bus,
+        blobs,
         producer: rand::random(),
         tokens: Arc::new(tokens),
         collab: Arc::new(collab),
@@ -207,6 +223,22 @@ pub fn router(state: AppState) -> Router {
             post(versions::restore),
         )
         .route(
+            "/api/projects/{project}/files",
+            post(files::create).get(files::list),
+        )
+        .route(
+            "/api/projects/{project}/files/{file}",
+            get(files::get).delete(files::delete),
+        )
+        .route(
+            "/api/projects/{project}/files/{file}/complete",
+            post(files::complete),
+        )
+        .route(
+            "/api/projects/{project}/files/{file}/download",
+            get(files::download),
+        )
+        .route(
             "/api/projects/{project}/members/{user}",
             put(projects::set_member).delete(projects::remove_member),
         )
@@ -220,18 +252,30 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Serves api-server on `listener` until `shutdown` completes, then lets in-flight requests
-/// finish and returns.
+/// finish and returns. With the local blob store it also serves the store's signed URLs
+/// (`/blobs/…`); the upload sweeper runs until then.
 pub async fn run(
     listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
     tracing::info!(addr = ?listener.local_addr().ok(), "api-server serving");
-    let state = state(config).await?;
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
+    let (state, blobs) = open(config).await?;
+    let stop = CancellationToken::new();
+    let sweeper = files::spawn_upload_sweeper(&state, stop.clone());
+    let mut app = router(state);
+    if let Some(local) = blobs.local() {
+        app = app.merge(blob_routes(local));
+    }
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
-        .await?;
+        .await;
+    stop.cancel();
+    if let Err(e) = sweeper.await {
+        tracing::error!(error = %e, "the upload sweeper failed");
+    }
+    served?;
     tracing::info!("api-server stopped");
     Ok(())
 }

@@ -1,11 +1,13 @@
 //! What every request handler shares: the accounts repository, the document store and the bus
-//! (for documents over REST), the token keys (access tokens and collab tokens) and the config.
+//! (for documents over REST), the blob store (uploaded files), the token keys (access tokens and
+//! collab tokens) and the config.
 
 use crate::Config;
 use crate::auth::tokens::AccessTokens;
 use std::sync::Arc;
 use weft_protocol::TokenIssuer;
 use weft_storage::accounts::Accounts;
+use weft_storage::blob::BlobStore;
 use weft_storage::bus::Bus;
 use weft_storage::docs::DocStore;
 
@@ -17,6 +19,8 @@ pub struct AppState {
     pub docs: DocStore,
     /// The collab nodes' bus: REST changes to a document reach its live editors through it.
     pub bus: Arc<dyn Bus>,
+    /// Where uploaded files' bytes are; clients reach it through presigned URLs.
+    pub blobs: Arc<dyn BlobStore>,
     /// The id this process publishes under on the bus (random per process, never a node's).
     pub producer: u64,
     pub tokens: Arc<AccessTokens>,

@@ -5,7 +5,6 @@
 //! document plus the awareness (presence) of everyone in it. The crate is a library so tests,
 //! the load tester and the one-process default can start it through [`run`].
 
-pub mod blob_routes;
 pub mod cluster;
 pub mod config;
 pub mod connection;

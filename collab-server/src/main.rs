@@ -93,9 +93,15 @@ async fn main() -> anyhow::Result<()> {
                 backends.storage.db.clone(),
                 backends.storage.docs.clone(),
                 backends.bus.clone(),
+                backends.storage.blobs.store(),
             )?;
+            let stop_sweeper = tokio_util::sync::CancellationToken::new();
+            let sweeper = weft_api_server::files::spawn_upload_sweeper(&api, stop_sweeper.clone());
             let rest = weft_api_server::router(api);
-            run_with(listener, cli.config, backends, rest, shutdown_signal()).await?;
+            let served = run_with(listener, cli.config, backends, rest, shutdown_signal()).await;
+            stop_sweeper.cancel();
+            let _ = sweeper.await;
+            served?;
             Ok(())
         }
     }
@@ -112,6 +118,7 @@ fn rest_config(
     rest.data_dir = node.keys.data_dir.clone();
     rest.database_url = node.database_url.clone();
     rest.blob_url = node.blob_url.clone();
+    rest.public_url = node.public_url.clone();
     rest.redis_url = node.redis_url.clone();
     rest.bus_prefix = node.bus_prefix.clone();
     rest.collab_private_key_file = node.keys.private_key_file.clone();

@@ -7,7 +7,6 @@
 //! writes every room's pending updates (and what only its memory holds), publishes what is
 //! still queued for the bus and says bye to the other nodes before returning.
 
-use crate::blob_routes::blob_routes;
 use crate::cluster::{Cluster, liveness, outbox};
 use crate::config::Config;
 use crate::connection::ConnContext;
@@ -24,6 +23,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use weft_api_server::blob_routes::blob_routes;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {

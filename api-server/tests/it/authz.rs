@@ -177,7 +177,9 @@ async fn fixture(c: &Client, cast: &Cast) -> Fixture {
         )
         .await;
     let version = version["id"].as_str().unwrap().to_owned();
+    let file = ready_file(c, &cast.owner, &project).await;
     Fixture {
+        file,
         version,
         org,
         project,
@@ -186,7 +188,36 @@ async fn fixture(c: &Client, cast: &Cast) -> Fixture {
     }
 }
 
+/// A file uploaded through its presigned URL and completed; its id.
+async fn ready_file(c: &Client, owner: &User, project: &str) -> String {
+    let created = c
+        .ok(
+            Method::POST,
+            &format!("/api/projects/{project}/files"),
+            &owner.token,
+            Some(json!({"name": "a.txt", "content_type": "text/plain", "size": 3})),
+        )
+        .await;
+    let upload = &created["upload"];
+    let mut put = c.http.put(upload["url"].as_str().unwrap());
+    for (name, value) in upload["headers"].as_object().unwrap() {
+        put = put.header(name, value.as_str().unwrap());
+    }
+    let response = put.body("abc").send().await.unwrap();
+    assert!(response.status().is_success(), "{response:?}");
+    let file = created["file"]["id"].as_str().unwrap().to_owned();
+    c.ok(
+        Method::POST,
+        &format!("/api/projects/{project}/files/{file}/complete"),
+        &owner.token,
+        None,
+    )
+    .await;
+    file
+}
+
 struct Fixture {
+    file: String,
     org: String,
     project: String,
     doc: String,
@@ -202,7 +233,21 @@ fn routes(
 ) -> Vec<(Method, String, Option<Value>, u8, u16)> {
     let (org, project, doc, invitation) = (&f.org, &f.project, &f.doc, &f.invitation);
     let docs = format!("/api/projects/{project}/documents");
+    let files = format!("/api/projects/{project}/files");
+    let file = format!("{files}/{}", f.file);
     vec![
+        (
+            Method::POST,
+            files.clone(),
+            Some(json!({"name": "b.png", "content_type": "image/png", "size": 10})),
+            1,
+            201,
+        ),
+        (Method::GET, files.clone(), None, 0, 200),
+        (Method::GET, file.clone(), None, 0, 200),
+        (Method::POST, format!("{file}/complete"), None, 1, 200),
+        (Method::GET, format!("{file}/download"), None, 0, 200),
+        (Method::DELETE, file.clone(), None, 1, 204),
         (
             Method::POST,
             docs.clone(),
@@ -385,6 +430,7 @@ async fn every_route_enforces_roles() {
             ("anonymous", None, None),
         ];
         let blank = Fixture {
+            file: String::new(),
             org: String::new(),
             project: String::new(),
             doc: String::new(),

@@ -171,3 +171,123 @@ async fn no_rest_serves_the_collab_tier_alone() {
     server.signal("-TERM");
     assert!(server.wait().await.success());
 }
+
+#[tokio::test]
+async fn one_process_serves_presigned_uploads_and_sweeps_abandoned_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = ServerProcess::start(
+        &["--data-dir", data.to_str().unwrap()],
+        &[
+            ("API_UPLOAD_URL_TTL", "2s"),
+            ("API_UPLOAD_SWEEP_GRACE", "0s"),
+            ("API_UPLOAD_SWEEP_INTERVAL", "100ms"),
+        ],
+    )
+    .await;
+    let api = |path: &str| format!("http://127.0.0.1:{}{path}", server.port);
+    let http = reqwest::Client::new();
+    use reqwest::Method;
+    let session = call(
+        &http,
+        Method::POST,
+        api("/api/auth/register"),
+        None,
+        json!({"email": "ada@example.com", "password": "a long password", "name": "Ada"}),
+    )
+    .await;
+    let token = session["access_token"].as_str().unwrap();
+    let org = call(
+        &http,
+        Method::POST,
+        api("/api/orgs"),
+        Some(token),
+        json!({"name": "Acme"}),
+    )
+    .await;
+    let project = call(
+        &http,
+        Method::POST,
+        api(&format!(
+            "/api/orgs/{}/projects",
+            org["id"].as_str().unwrap()
+        )),
+        Some(token),
+        json!({"name": "Launch"}),
+    )
+    .await;
+    let files = api(&format!(
+        "/api/projects/{}/files",
+        project["id"].as_str().unwrap()
+    ));
+    let declare = |name: &'static str| {
+        call(
+            &http,
+            Method::POST,
+            files.clone(),
+            Some(token),
+            json!({"name": name, "content_type": "application/json", "size": 2}),
+        )
+    };
+
+    // The upload URL points at this process, which stores and serves the bytes itself.
+    let created = declare("a.json").await;
+    let upload = &created["upload"];
+    let url = upload["url"].as_str().unwrap();
+    assert!(
+        url.starts_with(&format!("http://127.0.0.1:{}/blobs/files/", server.port)),
+        "{url}"
+    );
+    let mut put = http.put(url);
+    for (name, value) in upload["headers"].as_object().unwrap() {
+        put = put.header(name, value.as_str().unwrap());
+    }
+    let response = put.body("{}").send().await.unwrap();
+    assert!(response.status().is_success(), "{response:?}");
+    let file = format!("{files}/{}", created["file"]["id"].as_str().unwrap());
+    let ready = call(
+        &http,
+        Method::POST,
+        format!("{file}/complete"),
+        Some(token),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(ready["status"], "ready");
+    let download = call(
+        &http,
+        Method::GET,
+        format!("{file}/download"),
+        Some(token),
+        Value::Null,
+    )
+    .await;
+    let got = reqwest::get(download["url"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(got.status(), 200);
+    assert_eq!(got.text().await.unwrap(), "{}");
+
+    // An upload nobody completes is swept by the sweeper this process runs.
+    let abandoned = declare("b.json").await;
+    let abandoned = format!("{files}/{}", abandoned["file"]["id"].as_str().unwrap());
+    let mut status = 200;
+    for _ in 0..400 {
+        status = http
+            .get(&abandoned)
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+        if status == 404 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, 404, "the abandoned upload was never swept");
+
+    server.signal("-TERM");
+    assert!(server.wait().await.success());
+}

@@ -1,20 +1,22 @@
 //! The accounts repository the REST tier keeps its records in: users and their refresh
 //! tokens, organizations with members and invitations, projects with per-project role
-//! overrides, documents and their named versions, and chat: channels, messages, reactions and
-//! read positions.
+//! overrides, documents and their named versions, files uploaded to projects, and chat:
+//! channels, messages, reactions and read positions.
 //!
 //! It is a thin layer of SQL over the shared [`Database`] (tables from migration
-//! `0002_accounts`), one file per kind of record. Ids are UUIDv7, stored as hyphenated text
-//! so both backends agree and id order is creation order (every list is paginated by id:
-//! rows after a cursor, up to a limit). Timestamps are unix milliseconds. Constraints do the
-//! checking: a unique violation comes back as [`AccountsError::Conflict`], a foreign key
-//! naming a missing row as [`AccountsError::NotFound`], and deletions cascade through foreign
-//! keys (enforced on SQLite too). Whatever must change together runs in one transaction that
-//! writes first, so SQLite takes its write lock at once and concurrent callers queue.
+//! `0002_accounts`, chat from `0004_messaging`, files from `0005_files`), one file per kind of record. Ids are UUIDv7,
+//! stored as hyphenated text so both backends agree and id order is creation order (every
+//! list is paginated by id: rows after a cursor, up to a limit). Timestamps are unix
+//! milliseconds. Constraints do the checking: a unique violation comes back as
+//! [`AccountsError::Conflict`], a foreign key naming a missing row as
+//! [`AccountsError::NotFound`], and deletions cascade through foreign keys (enforced on SQLite
+//! too). Whatever must change together runs in one transaction that writes first, so SQLite
+//! takes its write lock at once and concurrent callers queue.
 
 mod channels;
 mod decode;
 mod documents;
+mod files;
 mod invitations;
 mod members;
 mod messages;
@@ -27,6 +29,7 @@ mod versions;
 
 pub use channels::{Channel, Unread};
 pub use documents::Document;
+pub use files::{File, FileStatus, NewFile, file_blob_key};
 pub use invitations::Invitation;
 pub use members::Member;
 pub use messages::{HistoryPage, Message, Reaction, Sent};

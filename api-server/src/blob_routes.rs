@@ -8,6 +8,10 @@
 //! and length. The body is read chunk by chunk and refused (413) as soon as it passes the signed
 //! length, so an oversized upload is never buffered. Downloads are served with `nosniff` and a
 //! sandboxing CSP, since user content is served from the server's own origin.
+//!
+//! Both servers mount these routes when their store is local: api-server's [`crate::run`] and
+//! collab-server (alone, or as the one-process default that also serves `/api`), so it lives
+//! here as a public router that collab-server merges rather than in either server's internals.
 
 use std::sync::Arc;
 
@@ -23,7 +27,7 @@ use futures_util::StreamExt;
 use weft_storage::blob::local::{LocalBlobStore, SignedGrant, now_unix};
 use weft_storage::blob::{BlobKey, BlobStore};
 
-use crate::problem::Problem;
+use crate::Problem;
 
 /// The content type of a blob stored without one.
 const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
@@ -175,12 +179,7 @@ fn storage_failure(err: &weft_storage::blob::BlobError) -> Problem {
 }
 
 fn problem(status: StatusCode, detail: impl Into<String>) -> Problem {
-    Problem {
-        kind: "about:blank",
-        title: status.canonical_reason().unwrap_or("Error"),
-        status: status.as_u16(),
-        detail: detail.into(),
-    }
+    Problem::new(status).with_detail(detail)
 }
 
 #[cfg(test)]
