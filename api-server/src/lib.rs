@@ -3,7 +3,9 @@
 //! api-server owns accounts and sessions (`auth`), organizations, members, invitations and
 //! projects with their roles (`orgs`, `projects`, checked in `authz`), documents and the collab
 //! tokens that open them (`documents`), their Yjs content over REST (`doc_content`, `versions`,
-//! with live editors told through the collab nodes' bus in `live`). Every error is an RFC 9457
+//! with live editors told through the collab nodes' bus in `live`), and a project's chat
+//! channels, messages, reactions and read positions (`messaging`, told to chat sockets the same
+//! way). Every error is an RFC 9457
 //! problem (`error`, `extract`, `problem`); the OpenAPI document is generated from the handlers
 //! (`openapi`). The binary in `main.rs` is a thin shell around [`run`], which tests drive
 //! directly.
@@ -17,6 +19,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod live;
+pub mod messaging;
 pub mod openapi;
 pub mod orgs;
 pub mod pagination;

@@ -221,7 +221,11 @@ async fn history_pages_run_oldest_first_in_both_directions() {
         let mut sent = Vec::new();
         for i in 0..25 {
             let author = if i % 2 == 0 { w.ada.id } else { w.bob.id };
-            sent.push(send(&accounts, w.channel.id, author, &format!("m{i}")).await.id);
+            sent.push(
+                send(&accounts, w.channel.id, author, &format!("m{i}"))
+                    .await
+                    .id,
+            );
             // Another channel's messages interleave and never show.
             send(&accounts, other.id, w.ada.id, &format!("o{i}")).await;
         }
@@ -286,13 +290,12 @@ async fn edits_stamp_the_message_and_leave_tombstones_alone() {
     on_every_backend(|accounts, name| async move {
         let w = world(&accounts).await;
         let m = send(&accounts, w.channel.id, w.ada.id, "k").await;
-        let edited = accounts
-            .edit_message(m.id, "fixed")
-            .await
-            .unwrap()
-            .unwrap();
+        let edited = accounts.edit_message(m.id, "fixed").await.unwrap().unwrap();
         assert_eq!(edited.body, "fixed", "{name}");
-        assert!(edited.edited_at.is_some_and(|t| t >= m.created_at), "{name}");
+        assert!(
+            edited.edited_at.is_some_and(|t| t >= m.created_at),
+            "{name}"
+        );
         assert_eq!((edited.id, edited.created_at), (m.id, m.created_at));
         assert_eq!(accounts.message(m.id).await.unwrap(), Some(edited.clone()));
 
@@ -356,10 +359,30 @@ async fn reactions_group_by_emoji_and_die_with_their_message() {
         assert_eq!(history[1].id, plain.id);
         assert!(history[1].reactions.is_empty(), "{name}");
 
-        assert!(accounts.remove_reaction(m.id, w.ada.id, "👍").await.unwrap());
-        assert!(!accounts.remove_reaction(m.id, w.ada.id, "👍").await.unwrap());
-        assert!(!accounts.remove_reaction(m.id, w.ada.id, "🎉").await.unwrap());
-        assert!(accounts.remove_reaction(m.id, w.bob.id, "❤️").await.unwrap());
+        assert!(
+            accounts
+                .remove_reaction(m.id, w.ada.id, "👍")
+                .await
+                .unwrap()
+        );
+        assert!(
+            !accounts
+                .remove_reaction(m.id, w.ada.id, "👍")
+                .await
+                .unwrap()
+        );
+        assert!(
+            !accounts
+                .remove_reaction(m.id, w.ada.id, "🎉")
+                .await
+                .unwrap()
+        );
+        assert!(
+            accounts
+                .remove_reaction(m.id, w.bob.id, "❤️")
+                .await
+                .unwrap()
+        );
         let found = accounts.message(m.id).await.unwrap().unwrap();
         assert_eq!(
             found.reactions,
@@ -428,27 +451,39 @@ async fn read_positions_only_move_forward_and_unread_counts_what_others_sent() {
         accounts.delete_message(b2.id).await.unwrap();
         assert_eq!(unread(w.ada.id).await[0], row(w.channel.id, None, 2));
 
-        accounts.mark_read(w.channel.id, w.ada.id, b1.id).await.unwrap();
+        accounts
+            .mark_read(w.channel.id, w.ada.id, b1.id)
+            .await
+            .unwrap();
         assert_eq!(
             unread(w.ada.id).await[0],
             row(w.channel.id, Some(b1.id), 1),
             "{name}"
         );
         // Going back is ignored.
-        accounts.mark_read(w.channel.id, w.ada.id, a1.id).await.unwrap();
+        accounts
+            .mark_read(w.channel.id, w.ada.id, a1.id)
+            .await
+            .unwrap();
         assert_eq!(
             unread(w.ada.id).await[0],
             row(w.channel.id, Some(b1.id), 1),
             "{name}"
         );
-        accounts.mark_read(w.channel.id, w.ada.id, b3.id).await.unwrap();
+        accounts
+            .mark_read(w.channel.id, w.ada.id, b3.id)
+            .await
+            .unwrap();
         assert_eq!(
             unread(w.ada.id).await[0],
             row(w.channel.id, Some(b3.id), 0),
             "{name}"
         );
         // Bob's position is his own.
-        accounts.mark_read(w.channel.id, w.bob.id, a1.id).await.unwrap();
+        accounts
+            .mark_read(w.channel.id, w.bob.id, a1.id)
+            .await
+            .unwrap();
         assert_eq!(
             unread(w.bob.id).await[0],
             row(w.channel.id, Some(a1.id), 1),
