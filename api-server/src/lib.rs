@@ -5,9 +5,11 @@
 //! tokens that open them (`documents`), their Yjs content over REST (`doc_content`, `versions`,
 //! with live editors told through the collab nodes' bus in `live`), files uploaded and
 //! downloaded through presigned URLs (`files`, with `blob_routes` serving the local store's
-//! URLs). Every error is an RFC 9457 problem (`error`, `extract`, `problem`); the OpenAPI
-//! document is generated from the handlers (`openapi`). The binary in `main.rs` is a thin shell
-//! around [`run`], which tests drive directly.
+//! URLs), and a project's chat channels, messages, reactions and read positions (`messaging`,
+//! told to chat sockets through the bus the same way). Every error is an RFC 9457 problem
+//! (`error`, `extract`, `problem`); the OpenAPI document is generated from the handlers
+//! (`openapi`). The binary in `main.rs` is a thin shell around [`run`], which tests drive
+//! directly.
 
 pub mod auth;
 pub mod authz;
@@ -20,6 +22,7 @@ pub mod extract;
 pub mod files;
 pub mod health;
 pub mod live;
+pub mod messaging;
 pub mod openapi;
 pub mod orgs;
 pub mod pagination;

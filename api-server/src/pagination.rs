@@ -9,7 +9,8 @@ use uuid::Uuid;
 
 /// Largest page a client may ask for.
 pub const MAX_LIMIT: u32 = 100;
-const DEFAULT_LIMIT: u32 = 50;
+/// Page size when the client names none.
+pub const DEFAULT_LIMIT: u32 = 50;
 
 /// Query parameters of a list.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -23,7 +24,8 @@ pub struct PageQuery {
     pub limit: Option<u32>,
 }
 
-fn limit_in_range<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+/// Reads `limit`, refusing anything outside 1 to [`MAX_LIMIT`] (for other lists' queries too).
+pub fn limit_in_range<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
     let limit = u32::deserialize(d)?;
     if (1..=MAX_LIMIT).contains(&limit) {
         Ok(Some(limit))

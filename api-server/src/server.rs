@@ -8,8 +8,8 @@ use crate::auth::tokens::AccessTokens;
 use crate::blob_routes::blob_routes;
 use crate::state::AppState;
 use crate::{
-    Config, Problem, doc_content, documents, files, health, openapi, orgs, projects, rate_limit,
-    versions,
+    Config, Problem, doc_content, documents, files, health, messaging, openapi, orgs, projects,
+    rate_limit, versions,
 };
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -241,6 +241,34 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/projects/{project}/members/{user}",
             put(projects::set_member).delete(projects::remove_member),
+        )
+        .route(
+            "/api/projects/{project}/channels",
+            post(messaging::channels::create).get(messaging::channels::list),
+        )
+        .route(
+            "/api/projects/{project}/channels/{channel}",
+            get(messaging::channels::get),
+        )
+        .route(
+            "/api/projects/{project}/channels/{channel}/messages",
+            post(messaging::messages::send).get(messaging::history::list),
+        )
+        .route(
+            "/api/projects/{project}/channels/{channel}/messages/{message}",
+            axum::routing::patch(messaging::messages::edit).delete(messaging::messages::delete),
+        )
+        .route(
+            "/api/projects/{project}/channels/{channel}/messages/{message}/reactions/{emoji}",
+            put(messaging::reactions::add).delete(messaging::reactions::remove),
+        )
+        .route(
+            "/api/projects/{project}/channels/{channel}/read",
+            post(messaging::reads::mark_read),
+        )
+        .route(
+            "/api/projects/{project}/unread",
+            get(messaging::reads::unread),
         )
         .route("/api/openapi.json", get(openapi::openapi_json))
         .route("/api/docs", get(openapi::docs))

@@ -178,9 +178,29 @@ async fn fixture(c: &Client, cast: &Cast) -> Fixture {
         .await;
     let version = version["id"].as_str().unwrap().to_owned();
     let file = ready_file(c, &cast.owner, &project).await;
+    let channel = c
+        .ok(
+            Method::POST,
+            &format!("/api/projects/{project}/channels"),
+            &cast.owner.token,
+            Some(json!({"name": "general"})),
+        )
+        .await;
+    let channel = channel["id"].as_str().unwrap().to_owned();
+    let message = c
+        .ok(
+            Method::POST,
+            &format!("/api/projects/{project}/channels/{channel}/messages"),
+            &cast.owner.token,
+            Some(json!({"client_id": "seed", "body": "hello"})),
+        )
+        .await;
+    let message = message["id"].as_str().unwrap().to_owned();
     Fixture {
         file,
         version,
+        channel,
+        message,
         org,
         project,
         doc,
@@ -223,6 +243,9 @@ struct Fixture {
     doc: String,
     version: String,
     invitation: String,
+    /// A channel of the project, and a message in it by the owner.
+    channel: String,
+    message: String,
 }
 
 /// Route, least role (owner 3 … viewer 0), status on success.
@@ -235,6 +258,9 @@ fn routes(
     let docs = format!("/api/projects/{project}/documents");
     let files = format!("/api/projects/{project}/files");
     let file = format!("{files}/{}", f.file);
+    let channels = format!("/api/projects/{project}/channels");
+    let channel = format!("{channels}/{}", f.channel);
+    let message = format!("{channel}/messages/{}", f.message);
     vec![
         (
             Method::POST,
@@ -248,6 +274,61 @@ fn routes(
         (Method::POST, format!("{file}/complete"), None, 1, 200),
         (Method::GET, format!("{file}/download"), None, 0, 200),
         (Method::DELETE, file.clone(), None, 1, 204),
+        (
+            Method::POST,
+            channels.clone(),
+            Some(json!({"name": "New"})),
+            1,
+            201,
+        ),
+        (Method::GET, channels.clone(), None, 0, 200),
+        (Method::GET, channel.clone(), None, 0, 200),
+        (
+            Method::POST,
+            format!("{channel}/messages"),
+            Some(json!({"client_id": "k", "body": "hi"})),
+            0,
+            201,
+        ),
+        (Method::GET, format!("{channel}/messages"), None, 0, 200),
+        // Only the author (the owner, in the fixture) edits a message.
+        (
+            Method::PATCH,
+            message.clone(),
+            Some(json!({"body": "edited"})),
+            3,
+            200,
+        ),
+        // The author or a project admin deletes it.
+        (Method::DELETE, message.clone(), None, 2, 200),
+        (
+            Method::PUT,
+            format!("{message}/reactions/%F0%9F%91%8D"),
+            None,
+            0,
+            200,
+        ),
+        (
+            Method::DELETE,
+            format!("{message}/reactions/%F0%9F%91%8D"),
+            None,
+            0,
+            200,
+        ),
+        (
+            Method::POST,
+            format!("{channel}/read"),
+            Some(json!({"message_id": f.message})),
+            0,
+            200,
+        ),
+        (
+            Method::GET,
+            format!("/api/projects/{project}/unread"),
+            None,
+            0,
+            200,
+        ),
         (
             Method::POST,
             docs.clone(),
@@ -436,6 +517,8 @@ async fn every_route_enforces_roles() {
             doc: String::new(),
             version: String::new(),
             invitation: String::new(),
+            channel: String::new(),
+            message: String::new(),
         };
         let route_count = routes(&blank, "t", "e").len();
         for r in 0..route_count {

@@ -8,6 +8,7 @@ mod content;
 mod documents;
 mod files;
 mod live_stack;
+mod messaging;
 mod routes;
 mod server;
 mod shutdown;

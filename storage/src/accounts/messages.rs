@@ -195,13 +195,33 @@ impl Accounts {
         self.message(id).await
     }
 
-    /// Adds `user`'s `emoji` to a message; false when it was already there.
+    /// Adds `user`'s `emoji` to a message; false when it was already there or the message is
+    /// deleted (a tombstone keeps no reactions). [`AccountsError::NotFound`] when there is no
+    /// such message or user.
     pub async fn add_reaction(
         &self,
         message: Uuid,
         user: Uuid,
         emoji: &str,
     ) -> Result<bool, AccountsError> {
+        let mut tx = self.db.pool().begin().await?;
+        // Writing the message row first serialises this with a delete (which writes the row,
+        // then clears its reactions): whichever comes second sees what the first did, so no
+        // reaction outlives its message on either backend.
+        let live = sqlx::query(
+            "UPDATE messages SET deleted_at = NULL WHERE id = $1 AND deleted_at IS NULL",
+        )
+        .bind(id_text(message))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if live == 0 {
+            tx.rollback().await?;
+            return match self.message_exists(message).await? {
+                true => Ok(false),
+                false => Err(AccountsError::NotFound("message")),
+            };
+        }
         let added = sqlx::query(
             "INSERT INTO message_reactions (message_id, user_id, emoji, created_at) \
              VALUES ($1, $2, $3, $4) ON CONFLICT (message_id, user_id, emoji) DO NOTHING",
@@ -210,11 +230,20 @@ impl Accounts {
         .bind(id_text(user))
         .bind(emoji)
         .bind(now_ms())
-        .execute(self.db.pool())
+        .execute(&mut *tx)
         .await
-        .map_err(refused("reaction", "message or user"))?
+        .map_err(refused("reaction", "user"))?
         .rows_affected();
+        tx.commit().await?;
         Ok(added == 1)
+    }
+
+    async fn message_exists(&self, id: Uuid) -> Result<bool, AccountsError> {
+        let found: Option<String> = sqlx::query_scalar("SELECT id FROM messages WHERE id = $1")
+            .bind(id_text(id))
+            .fetch_optional(self.db.pool())
+            .await?;
+        Ok(found.is_some())
     }
 
     /// Removes `user`'s `emoji` from a message; false when it was not there.

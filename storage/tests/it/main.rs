@@ -11,4 +11,5 @@ mod doc_edits;
 mod docs;
 mod docs_prop;
 mod files;
+mod messaging;
 mod support;
