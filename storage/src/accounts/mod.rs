@@ -1,6 +1,7 @@
 //! The accounts repository the REST tier keeps its records in: users and their refresh
 //! tokens, organizations with members and invitations, projects with per-project role
-//! overrides, documents and their named versions.
+//! overrides, documents and their named versions, and the projects' webhooks with their
+//! delivery outbox.
 //!
 //! It is a thin layer of SQL over the shared [`Database`] (tables from migration
 //! `0002_accounts`), one file per kind of record. Ids are UUIDv7, stored as hyphenated text
@@ -21,6 +22,7 @@ mod refresh;
 mod role;
 mod users;
 mod versions;
+pub mod webhooks;
 
 pub use documents::Document;
 pub use invitations::Invitation;
@@ -32,6 +34,7 @@ pub use role::{Role, UnknownRole};
 pub use users::{User, normalize_email};
 pub use uuid::Uuid;
 pub use versions::Version;
+pub use webhooks::{Claimed, Debounce, Delivery, DeliveryStatus, Webhook};
 
 use crate::sql::Database;
 use sqlx::error::ErrorKind;
