@@ -3,7 +3,8 @@
 //! api-server owns accounts and sessions (`auth`), organizations, members, invitations and
 //! projects with their roles (`orgs`, `projects`, checked in `authz`), documents and the collab
 //! tokens that open them (`documents`), their Yjs content over REST (`doc_content`, `versions`,
-//! with live editors told through the collab nodes' bus in `live`). Every error is an RFC 9457
+//! with live editors told through the collab nodes' bus in `live`), and the projects' signed
+//! webhooks with their delivery worker (`webhooks`). Every error is an RFC 9457
 //! problem (`error`, `extract`, `problem`); the OpenAPI document is generated from the handlers
 //! (`openapi`). The binary in `main.rs` is a thin shell around [`run`], which tests drive
 //! directly.
@@ -26,6 +27,7 @@ pub mod rate_limit;
 pub mod server;
 pub mod state;
 pub mod versions;
+pub mod webhooks;
 
 pub use config::Config;
 pub use problem::Problem;

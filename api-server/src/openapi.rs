@@ -2,6 +2,7 @@
 //! `/api/openapi.json` with a reference UI at `/api/docs`.
 
 use crate::auth::routes as auth;
+use crate::webhooks::routes as webhooks;
 use crate::{doc_content, documents, orgs, projects, versions};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -15,15 +16,19 @@ use utoipa::{Modify, OpenApi};
         orgs::accept, projects::create, projects::list, projects::get, projects::rename, projects::delete,
         projects::members, projects::set_member, projects::remove_member, documents::create, documents::list,
         documents::get, documents::rename, documents::delete, documents::token, doc_content::content, doc_content::state,
-        doc_content::post_update, versions::create, versions::list, versions::restore),
+        doc_content::post_update, versions::create, versions::list, versions::restore, webhooks::create, webhooks::list,
+        webhooks::get, webhooks::delete, webhooks::deliveries, webhooks::test),
     components(schemas(auth::Register, auth::Login, auth::RefreshRequest, auth::Session, auth::UserView, crate::Problem, crate::health::Health,
         orgs::NameBody, orgs::OrgView, orgs::MemberView, orgs::RoleBody, orgs::InviteBody, orgs::InvitationView, projects::ProjectView, documents::DocumentView, documents::CollabToken,
-        RoleName, doc_content::DocumentContent, doc_content::YjsUpdate, versions::VersionView, versions::Restored)),
+        RoleName, doc_content::DocumentContent, doc_content::YjsUpdate, versions::VersionView, versions::Restored,
+        webhooks::EventName, webhooks::CreateWebhook, webhooks::WebhookView, webhooks::CreatedWebhook, webhooks::DeliveryState,
+        webhooks::DeliveryView)),
     modifiers(&BearerAuth, &Problems),
     tags((name = "auth", description = "Accounts and sessions"),
          (name = "orgs", description = "Organizations, members and invitations"),
          (name = "projects", description = "Projects and per-project roles"),
-         (name = "documents", description = "Documents, their content and versions, and collab tokens"))
+         (name = "documents", description = "Documents, their content and versions, and collab tokens"),
+         (name = "webhooks", description = "Signed event deliveries of a project, with their log"))
 )]
 pub struct ApiDoc;
 

@@ -8,6 +8,7 @@ use crate::auth::tokens::AccessTokens;
 use crate::state::AppState;
 use crate::{
     Config, Problem, doc_content, documents, health, openapi, orgs, projects, rate_limit, versions,
+    webhooks,
 };
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -17,6 +18,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 use tower_http::trace::TraceLayer;
 use weft_protocol::TokenIssuer;
 use weft_protocol::token::{GENERATED_KEY_FILE, generate_key_pair};
@@ -207,6 +209,22 @@ pub fn router(state: AppState) -> Router {
             post(versions::restore),
         )
         .route(
+            "/api/projects/{project}/webhooks",
+            post(webhooks::routes::create).get(webhooks::routes::list),
+        )
+        .route(
+            "/api/projects/{project}/webhooks/{hook}",
+            get(webhooks::routes::get).delete(webhooks::routes::delete),
+        )
+        .route(
+            "/api/projects/{project}/webhooks/{hook}/deliveries",
+            get(webhooks::routes::deliveries),
+        )
+        .route(
+            "/api/projects/{project}/webhooks/{hook}/test",
+            post(webhooks::routes::test),
+        )
+        .route(
             "/api/projects/{project}/members/{user}",
             put(projects::set_member).delete(projects::remove_member),
         )
@@ -220,7 +238,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Serves api-server on `listener` until `shutdown` completes, then lets in-flight requests
-/// finish and returns.
+/// finish, stops the background workers (the webhook delivery worker) and returns.
 pub async fn run(
     listener: TcpListener,
     config: Config,
@@ -228,10 +246,17 @@ pub async fn run(
 ) -> Result<(), StartError> {
     tracing::info!(addr = ?listener.local_addr().ok(), "api-server serving");
     let state = state(config).await?;
+    let stop_workers = CancellationToken::new();
+    let webhook_worker = webhooks::spawn_delivery_worker(&state, stop_workers.clone());
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
-        .await?;
+        .await;
+    stop_workers.cancel();
+    if let Err(e) = webhook_worker.await {
+        tracing::error!(error = %e, "the webhook delivery worker failed");
+    }
+    served?;
     tracing::info!("api-server stopped");
     Ok(())
 }
