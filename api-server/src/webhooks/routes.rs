@@ -202,7 +202,9 @@ pub async fn create(
         }
     }
     if events.is_empty() {
-        return Err(ApiError::unprocessable("events must name at least one event"));
+        return Err(ApiError::unprocessable(
+            "events must name at least one event",
+        ));
     }
     let secret = new_secret();
     let hook = state

@@ -125,7 +125,9 @@ async fn run(sender: Sender, limits: Limits, shutdown: CancellationToken) {
             match sender.accounts.prune_webhook_deliveries(before).await {
                 Ok(0) => {}
                 Ok(n) => tracing::debug!(deleted = n, "pruned the webhook delivery log"),
-                Err(e) => tracing::warn!(error = %error_chain(&e), "cannot prune webhook deliveries"),
+                Err(e) => {
+                    tracing::warn!(error = %error_chain(&e), "cannot prune webhook deliveries")
+                }
             }
         }
         // With a backlog, claim again as soon as a slot frees up; otherwise poll.
@@ -159,7 +161,11 @@ impl Sender {
             self.send(&delivery, &hook).await
         };
         let settled = match outcome {
-            Ok(code) => self.accounts.mark_delivered(delivery.id, attempt, code).await,
+            Ok(code) => {
+                self.accounts
+                    .mark_delivered(delivery.id, attempt, code)
+                    .await
+            }
             Err((code, error)) if attempt >= self.max_attempts || !hook.active => {
                 tracing::info!(delivery = %delivery.id, hook = %hook.id, attempt, %error, "webhook delivery failed");
                 self.accounts
@@ -191,7 +197,11 @@ impl Sender {
 
     /// POSTs the delivery to the hook; the 2xx status, or the status (if any answer came) and
     /// why it failed.
-    async fn send(&self, delivery: &Delivery, hook: &Webhook) -> Result<u16, (Option<u16>, String)> {
+    async fn send(
+        &self,
+        delivery: &Delivery,
+        hook: &Webhook,
+    ) -> Result<u16, (Option<u16>, String)> {
         let body = body(delivery, hook).map_err(|e| (None, e))?;
         let timestamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)

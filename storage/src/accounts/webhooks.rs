@@ -203,10 +203,12 @@ impl Accounts {
     }
 
     pub async fn webhook(&self, id: Uuid) -> Result<Option<Webhook>, AccountsError> {
-        let row = sqlx::query(&format!("SELECT {HOOK_COLUMNS} FROM webhooks WHERE id = $1"))
-            .bind(id_text(id))
-            .fetch_optional(self.db.pool())
-            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {HOOK_COLUMNS} FROM webhooks WHERE id = $1"
+        ))
+        .bind(id_text(id))
+        .fetch_optional(self.db.pool())
+        .await?;
         row.as_ref().map(hook_from).transpose()
     }
 
@@ -248,10 +250,11 @@ impl Accounts {
         payload: &str,
         debounce: Option<Debounce<'_>>,
     ) -> Result<Option<i64>, AccountsError> {
-        let rows = sqlx::query("SELECT id, events FROM webhooks WHERE project_id = $1 AND active = 1")
-            .bind(id_text(project))
-            .fetch_all(self.db.pool())
-            .await?;
+        let rows =
+            sqlx::query("SELECT id, events FROM webhooks WHERE project_id = $1 AND active = 1")
+                .bind(id_text(project))
+                .fetch_all(self.db.pool())
+                .await?;
         let mut hooks = Vec::new();
         for row in &rows {
             let events: String = row.try_get("events")?;
