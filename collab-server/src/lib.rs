@@ -6,6 +6,7 @@
 //! the load tester and the one-process default can start it through [`run`].
 
 pub mod blob_routes;
+pub mod change_hooks;
 pub mod cluster;
 pub mod config;
 pub mod connection;
