@@ -177,8 +177,19 @@ async fn fixture(c: &Client, cast: &Cast) -> Fixture {
         )
         .await;
     let version = version["id"].as_str().unwrap().to_owned();
+    // Nothing listens on the discard port: the test route's ping fails there, on loopback.
+    let hook = c
+        .ok(
+            Method::POST,
+            &format!("/api/projects/{project}/webhooks"),
+            &cast.owner.token,
+            Some(json!({"url": "http://127.0.0.1:9/hook", "events": ["message.created"]})),
+        )
+        .await;
+    let hook = hook["id"].as_str().unwrap().to_owned();
     Fixture {
         version,
+        hook,
         org,
         project,
         doc,
@@ -191,6 +202,7 @@ struct Fixture {
     project: String,
     doc: String,
     version: String,
+    hook: String,
     invitation: String,
 }
 
@@ -202,6 +214,7 @@ fn routes(
 ) -> Vec<(Method, String, Option<Value>, u8, u16)> {
     let (org, project, doc, invitation) = (&f.org, &f.project, &f.doc, &f.invitation);
     let docs = format!("/api/projects/{project}/documents");
+    let (hooks, hook) = (format!("/api/projects/{project}/webhooks"), &f.hook);
     vec![
         (
             Method::POST,
@@ -245,6 +258,30 @@ fn routes(
             1,
             200,
         ),
+        (
+            Method::POST,
+            format!("/api/projects/{project}/webhooks"),
+            Some(json!({"url": "http://127.0.0.1:9/new", "events": ["document.changed"]})),
+            2,
+            201,
+        ),
+        (
+            Method::GET,
+            format!("/api/projects/{project}/webhooks"),
+            None,
+            2,
+            200,
+        ),
+        (Method::GET, format!("{hooks}/{hook}"), None, 2, 200),
+        (Method::DELETE, format!("{hooks}/{hook}"), None, 2, 204),
+        (
+            Method::GET,
+            format!("{hooks}/{hook}/deliveries"),
+            None,
+            2,
+            200,
+        ),
+        (Method::POST, format!("{hooks}/{hook}/test"), None, 2, 202),
         (Method::GET, format!("/api/orgs/{org}"), None, 0, 200),
         (
             Method::PATCH,
@@ -389,6 +426,7 @@ async fn every_route_enforces_roles() {
             project: String::new(),
             doc: String::new(),
             version: String::new(),
+            hook: String::new(),
             invitation: String::new(),
         };
         let route_count = routes(&blank, "t", "e").len();

@@ -10,4 +10,5 @@ mod live_stack;
 mod routes;
 mod server;
 mod shutdown;
+mod webhooks;
 mod yclient;
