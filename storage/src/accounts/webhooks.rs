@@ -393,7 +393,9 @@ impl Accounts {
 
     /// Claims up to `limit` deliveries due at `now` (unix ms) for one attempt each, leased for
     /// `lease`: their attempt count goes up by one, and no other caller claims them until the
-    /// lease runs out. Safe to call from several processes at once.
+    /// lease runs out. Safe to call from several processes at once: no delivery is claimed
+    /// twice, though under contention on Postgres a call may return fewer than `max` while
+    /// more are due (rows it picked were taken by another claim first).
     pub async fn claim_due_deliveries(
         &self,
         now: i64,

@@ -11,3 +11,4 @@ mod doc_edits;
 mod docs;
 mod docs_prop;
 mod support;
+mod webhooks;
