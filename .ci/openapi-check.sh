@@ -21,7 +21,8 @@ bin="${API_SERVER_BIN:-target/debug/api-server}"
 work="$(mktemp -d /tmp/weft-openapi.XXXXXX)"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 base="http://127.0.0.1:$port"
-API_LISTEN="127.0.0.1:$port" WEFT_DATA_DIR="$work/data" API_AUTH_RATE_BURST=1000000 \
+# Webhook delivery is off: generated hooks name arbitrary hosts, and no traffic may leave the machine.
+API_LISTEN="127.0.0.1:$port" WEFT_DATA_DIR="$work/data" API_AUTH_RATE_BURST=1000000 API_NO_WEBHOOK_DELIVERY=true \
   "$bin" >"$work/api-server.log" 2>&1 &
 api_pid=$!
 trap 'kill "$api_pid" 2>/dev/null || true' EXIT
@@ -48,6 +49,10 @@ checks.positive_data_acceptance.enabled = false
 [[operations]]
 include-name = "GET /api/projects/{project}/channels/{channel}/messages"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404"]
+# Likewise a webhook URL: the pattern says http(s) and a host, not that the rest parses as a URL.
+[[operations]]
+include-name = "POST /api/projects/{project}/webhooks"
+checks.positive_data_acceptance.enabled = false
 TOML
 
 # One worker: CPython 3.11 can fail compiling schemathesis' generated code from two threads.

@@ -116,6 +116,40 @@ pub struct Config {
     /// started just before the expiry may still be arriving; it can be completed meanwhile).
     #[arg(long, env = "API_UPLOAD_SWEEP_GRACE", default_value = "10m", value_parser = humantime::parse_duration)]
     pub upload_sweep_grace: Duration,
+    /// A document's webhooks hear of its changes at most once per this window, when it ends.
+    /// collab-server reads the same variable.
+    #[arg(long, env = "API_WEBHOOK_DEBOUNCE", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub webhook_debounce: Duration,
+
+    /// Delay before the first retry of a failed webhook delivery; it doubles with every
+    /// further attempt (up to an hour), with random jitter.
+    #[arg(long, env = "API_WEBHOOK_RETRY_BASE", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub webhook_retry_base: Duration,
+
+    /// Attempts after which a webhook delivery counts as failed.
+    #[arg(long, env = "API_WEBHOOK_MAX_ATTEMPTS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub webhook_max_attempts: u32,
+
+    /// How often the delivery worker looks for due webhook deliveries.
+    #[arg(long, env = "API_WEBHOOK_POLL_INTERVAL", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub webhook_poll_interval: Duration,
+
+    /// How long a receiver may take to answer a webhook delivery.
+    #[arg(long, env = "API_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub webhook_timeout: Duration,
+
+    /// Webhook deliveries in flight at once in this process.
+    #[arg(long, env = "API_WEBHOOK_CONCURRENCY", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub webhook_concurrency: u32,
+
+    /// Delivered and failed webhook deliveries are kept in the log this long.
+    #[arg(long, env = "API_WEBHOOK_LOG_RETENTION", default_value = "30d", value_parser = humantime::parse_duration)]
+    pub webhook_log_retention: Duration,
+
+    /// Do not deliver webhooks from this process (deliveries wait in the database for a
+    /// process that does). For test setups that must not send traffic anywhere.
+    #[arg(long, env = "API_NO_WEBHOOK_DELIVERY")]
+    pub no_webhook_delivery: bool,
 }
 
 /// The content types uploads accept unless `API_UPLOAD_TYPES` says otherwise.

@@ -63,7 +63,8 @@ pub(crate) fn store_error(e: DocStoreError) -> ApiError {
     }
 }
 
-/// Appends `update` to the document's log and publishes it to live editors.
+/// Appends `update` to the document's log, publishes it to live editors and tells the
+/// project's webhooks (debounced).
 pub(crate) async fn apply_update(
     state: &AppState,
     doc: Uuid,
@@ -83,6 +84,7 @@ pub(crate) async fn apply_update(
         )
         .await?;
     crate::live::publish(state, &name, Body::Update(update)).await;
+    crate::webhooks::document_changed(state, doc).await;
     Ok(())
 }
 

@@ -5,8 +5,9 @@
 //! tokens that open them (`documents`), their Yjs content over REST (`doc_content`, `versions`,
 //! with live editors told through the collab nodes' bus in `live`), files uploaded and
 //! downloaded through presigned URLs (`files`, with `blob_routes` serving the local store's
-//! URLs), and a project's chat channels, messages, reactions and read positions (`messaging`,
-//! told to chat sockets through the bus the same way). Every error is an RFC 9457 problem
+//! URLs), a project's chat channels, messages, reactions and read positions (`messaging`,
+//! told to chat sockets through the bus the same way), and the projects' signed webhooks with
+//! their delivery worker (`webhooks`). Every error is an RFC 9457 problem
 //! (`error`, `extract`, `problem`); the OpenAPI document is generated from the handlers
 //! (`openapi`). The binary in `main.rs` is a thin shell around [`run`], which tests drive
 //! directly.
@@ -32,6 +33,7 @@ pub mod rate_limit;
 pub mod server;
 pub mod state;
 pub mod versions;
+pub mod webhooks;
 
 pub use config::Config;
 pub use problem::Problem;

@@ -3,6 +3,7 @@
 
 use crate::auth::routes as auth;
 use crate::messaging::{channels, history, messages, reactions, reads, views as chat};
+use crate::webhooks::routes as webhooks;
 use crate::{doc_content, documents, files, orgs, projects, versions};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -19,20 +20,24 @@ use utoipa::{Modify, OpenApi};
         doc_content::post_update, versions::create, versions::list, versions::restore, files::create, files::list,
         files::get, files::complete, files::download, files::delete,
         channels::create, channels::list, channels::get, messages::send, history::list, messages::edit, messages::delete,
-        reactions::add, reactions::remove, reads::mark_read, reads::unread),
+        reactions::add, reactions::remove, reads::mark_read, reads::unread, webhooks::create, webhooks::list,
+        webhooks::get, webhooks::delete, webhooks::deliveries, webhooks::test),
     components(schemas(auth::Register, auth::Login, auth::RefreshRequest, auth::Session, auth::UserView, crate::Problem, crate::health::Health,
         orgs::NameBody, orgs::OrgView, orgs::MemberView, orgs::RoleBody, orgs::InviteBody, orgs::InvitationView, projects::ProjectView, documents::DocumentView, documents::CollabToken,
         RoleName, doc_content::DocumentContent, doc_content::YjsUpdate, versions::VersionView, versions::Restored,
         files::CreateFile, files::FileView, files::UploadStatus, files::CreatedFile, files::PresignedUpload, files::FileDownload,
         chat::ChannelBody, chat::SendBody, chat::EditBody, chat::ReadBody, chat::ChannelView, chat::MessageView, chat::ReactionView,
-        chat::MessagePage, chat::UnreadView)),
+        chat::MessagePage, chat::UnreadView,
+        webhooks::EventName, webhooks::CreateWebhook, webhooks::WebhookView, webhooks::CreatedWebhook, webhooks::DeliveryState,
+        webhooks::DeliveryView)),
     modifiers(&BearerAuth, &Problems),
     tags((name = "auth", description = "Accounts and sessions"),
          (name = "orgs", description = "Organizations, members and invitations"),
          (name = "projects", description = "Projects and per-project roles"),
          (name = "documents", description = "Documents, their content and versions, and collab tokens"),
          (name = "files", description = "Files uploaded to a project through presigned URLs"),
-         (name = "messaging", description = "Chat channels of a project, their messages, reactions and read positions"))
+         (name = "messaging", description = "Chat channels of a project, their messages, reactions and read positions"),
+         (name = "webhooks", description = "Signed event deliveries of a project, with their log"))
 )]
 pub struct ApiDoc;
 

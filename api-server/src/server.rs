@@ -9,7 +9,7 @@ use crate::blob_routes::blob_routes;
 use crate::state::AppState;
 use crate::{
     Config, Problem, doc_content, documents, files, health, messaging, openapi, orgs, projects,
-    rate_limit, versions,
+    rate_limit, versions, webhooks,
 };
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -239,6 +239,22 @@ pub fn router(state: AppState) -> Router {
             get(files::download),
         )
         .route(
+            "/api/projects/{project}/webhooks",
+            post(webhooks::routes::create).get(webhooks::routes::list),
+        )
+        .route(
+            "/api/projects/{project}/webhooks/{hook}",
+            get(webhooks::routes::get).delete(webhooks::routes::delete),
+        )
+        .route(
+            "/api/projects/{project}/webhooks/{hook}/deliveries",
+            get(webhooks::routes::deliveries),
+        )
+        .route(
+            "/api/projects/{project}/webhooks/{hook}/test",
+            post(webhooks::routes::test),
+        )
+        .route(
             "/api/projects/{project}/members/{user}",
             put(projects::set_member).delete(projects::remove_member),
         )
@@ -281,7 +297,8 @@ pub fn router(state: AppState) -> Router {
 
 /// Serves api-server on `listener` until `shutdown` completes, then lets in-flight requests
 /// finish and returns. With the local blob store it also serves the store's signed URLs
-/// (`/blobs/…`); the upload sweeper runs until then.
+/// (`/blobs/…`); the background workers (the upload sweeper, the webhook delivery worker) run
+/// until then.
 pub async fn run(
     listener: TcpListener,
     config: Config,
@@ -291,6 +308,7 @@ pub async fn run(
     let (state, blobs) = open(config).await?;
     let stop = CancellationToken::new();
     let sweeper = files::spawn_upload_sweeper(&state, stop.clone());
+    let webhook_worker = webhooks::spawn_delivery_worker(&state, stop.clone());
     let mut app = router(state);
     if let Some(local) = blobs.local() {
         app = app.merge(blob_routes(local));
@@ -300,6 +318,9 @@ pub async fn run(
         .with_graceful_shutdown(shutdown)
         .await;
     stop.cancel();
+    if let Err(e) = webhook_worker.await {
+        tracing::error!(error = %e, "the webhook delivery worker failed");
+    }
     if let Err(e) = sweeper.await {
         tracing::error!(error = %e, "the upload sweeper failed");
     }

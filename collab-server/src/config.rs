@@ -144,6 +144,11 @@ pub struct Config {
     /// they belonged to resynchronise once the bus is back.
     #[arg(long, env = "COLLAB_BUS_OUTBOX", default_value_t = 16_384)]
     pub bus_outbox: usize,
+
+    /// A document's webhooks hear of its changes at most once per this window (the REST
+    /// tier's setting of the same name; a node enqueues `document.changed` after a write).
+    #[arg(long, env = "API_WEBHOOK_DEBOUNCE", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub webhook_debounce: Duration,
 }
 
 impl Config {
@@ -180,6 +185,7 @@ impl Config {
             node_heartbeat: Duration::from_secs(5),
             node_timeout: Duration::from_secs(15),
             bus_outbox: 16_384,
+            webhook_debounce: Duration::from_secs(5),
         }
     }
 

@@ -5,6 +5,7 @@
 //! document plus the awareness (presence) of everyone in it. The crate is a library so tests,
 //! the load tester and the one-process default can start it through [`run`].
 
+pub mod change_hooks;
 pub mod cluster;
 pub mod config;
 pub mod connection;

@@ -95,12 +95,15 @@ async fn main() -> anyhow::Result<()> {
                 backends.bus.clone(),
                 backends.storage.blobs.store(),
             )?;
-            let stop_sweeper = tokio_util::sync::CancellationToken::new();
-            let sweeper = weft_api_server::files::spawn_upload_sweeper(&api, stop_sweeper.clone());
+            let stop_workers = tokio_util::sync::CancellationToken::new();
+            let sweeper = weft_api_server::files::spawn_upload_sweeper(&api, stop_workers.clone());
+            let webhooks =
+                weft_api_server::webhooks::spawn_delivery_worker(&api, stop_workers.clone());
             let rest = weft_api_server::router(api);
             let served = run_with(listener, cli.config, backends, rest, shutdown_signal()).await;
-            stop_sweeper.cancel();
+            stop_workers.cancel();
             let _ = sweeper.await;
+            let _ = webhooks.await;
             served?;
             Ok(())
         }

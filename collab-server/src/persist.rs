@@ -9,6 +9,7 @@
 //! thresholds the document is compacted in the background, one compaction per room at a time,
 //! and one node at a time (a lease on the bus).
 
+use crate::change_hooks::ChangeHooks;
 use crate::metrics::{Metrics, ResultLabel};
 use crate::pending::{Batch, PendingLog};
 use crate::room::Room;
@@ -31,6 +32,8 @@ pub struct Persistence {
     /// Pending updates kept one by one before they are merged (storage down).
     pub max_pending: usize,
     pub tasks: TaskTracker,
+    /// Tells the document's webhooks (if it has any) about every successful write.
+    pub change_hooks: Arc<ChangeHooks>,
 }
 
 impl Persistence {
@@ -70,6 +73,7 @@ impl Persistence {
                     PendingLog::written(&batch, &self.metrics);
                     self.metrics.persist_batches.inc();
                     self.metrics.updates_persisted.inc_by(count);
+                    self.change_hooks.changed(room.name());
                     if self.store.needs_compaction(&log) && room.start_compaction() {
                         self.compact(room.clone());
                     }

@@ -7,6 +7,7 @@
 //! writes every room's pending updates (and what only its memory holds), publishes what is
 //! still queued for the bus and says bye to the other nodes before returning.
 
+use crate::change_hooks::ChangeHooks;
 use crate::cluster::{Cluster, liveness, outbox};
 use crate::config::Config;
 use crate::connection::ConnContext;
@@ -24,6 +25,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use weft_api_server::blob_routes::blob_routes;
+use weft_storage::accounts::Accounts;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -116,6 +118,11 @@ pub async fn run_with(
         flush_interval: config.flush_interval,
         max_pending: config.max_pending_updates.max(1),
         tasks: tasks.clone(),
+        change_hooks: Arc::new(ChangeHooks::new(
+            Accounts::new(storage.db.clone()),
+            config.webhook_debounce,
+            tasks.clone(),
+        )),
     });
     let rooms = Arc::new(Rooms::new(
         &config,

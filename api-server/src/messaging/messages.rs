@@ -59,8 +59,10 @@ pub async fn send(
         message: chat_message(&sent.message),
     };
     publish(&state, project, channel, frame).await;
-    // WEBHOOKS: a new message was stored and published; call the webhook hook here once it
-    // exists, e.g. `crate::webhooks::message_created(&state, project, &sent.message).await`.
+    // The webhook payload is the chat socket's form of the message, so a message sent over the
+    // socket (collab-server) and one sent here look the same to a receiver.
+    let data = serde_json::to_value(chat_message(&sent.message)).unwrap_or_default();
+    crate::webhooks::message_created(&state, project, &data).await;
     Ok((StatusCode::CREATED, Json(MessageView::from(sent.message))).into_response())
 }
 

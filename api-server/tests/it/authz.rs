@@ -196,11 +196,22 @@ async fn fixture(c: &Client, cast: &Cast) -> Fixture {
         )
         .await;
     let message = message["id"].as_str().unwrap().to_owned();
+    // Nothing listens on the discard port: the test route's ping fails there, on loopback.
+    let hook = c
+        .ok(
+            Method::POST,
+            &format!("/api/projects/{project}/webhooks"),
+            &cast.owner.token,
+            Some(json!({"url": "http://127.0.0.1:9/hook", "events": ["message.created"]})),
+        )
+        .await;
+    let hook = hook["id"].as_str().unwrap().to_owned();
     Fixture {
         file,
         version,
         channel,
         message,
+        hook,
         org,
         project,
         doc,
@@ -242,6 +253,7 @@ struct Fixture {
     project: String,
     doc: String,
     version: String,
+    hook: String,
     invitation: String,
     /// A channel of the project, and a message in it by the owner.
     channel: String,
@@ -261,6 +273,7 @@ fn routes(
     let channels = format!("/api/projects/{project}/channels");
     let channel = format!("{channels}/{}", f.channel);
     let message = format!("{channel}/messages/{}", f.message);
+    let (hooks, hook) = (format!("/api/projects/{project}/webhooks"), &f.hook);
     vec![
         (
             Method::POST,
@@ -371,6 +384,30 @@ fn routes(
             1,
             200,
         ),
+        (
+            Method::POST,
+            format!("/api/projects/{project}/webhooks"),
+            Some(json!({"url": "http://127.0.0.1:9/new", "events": ["document.changed"]})),
+            2,
+            201,
+        ),
+        (
+            Method::GET,
+            format!("/api/projects/{project}/webhooks"),
+            None,
+            2,
+            200,
+        ),
+        (Method::GET, format!("{hooks}/{hook}"), None, 2, 200),
+        (Method::DELETE, format!("{hooks}/{hook}"), None, 2, 204),
+        (
+            Method::GET,
+            format!("{hooks}/{hook}/deliveries"),
+            None,
+            2,
+            200,
+        ),
+        (Method::POST, format!("{hooks}/{hook}/test"), None, 2, 202),
         (Method::GET, format!("/api/orgs/{org}"), None, 0, 200),
         (
             Method::PATCH,
@@ -516,6 +553,7 @@ async fn every_route_enforces_roles() {
             project: String::new(),
             doc: String::new(),
             version: String::new(),
+            hook: String::new(),
             invitation: String::new(),
             channel: String::new(),
             message: String::new(),

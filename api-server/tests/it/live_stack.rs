@@ -19,13 +19,23 @@ pub fn redis_url() -> String {
 
 impl LiveStack {
     pub async fn start(backend: Backend) -> LiveStack {
+        Self::start_with(backend, |_| {}, |_| {}).await
+    }
+
+    /// A stack whose api-server and collab node configurations `api` and `collab` adjust.
+    pub async fn start_with(
+        backend: Backend,
+        api: impl FnOnce(&mut weft_api_server::Config),
+        collab: impl FnOnce(&mut weft_collab_server::Config),
+    ) -> LiveStack {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let collab = listener.local_addr().unwrap();
+        let collab_addr = listener.local_addr().unwrap();
         let prefix = format!("weft-test-{:016x}", rand::random::<u64>());
         let api = TestServer::start_with(backend, |c| {
             c.redis_url = Some(redis_url());
             c.bus_prefix = prefix.clone();
-            c.collab_url = format!("ws://{collab}/ws");
+            c.collab_url = format!("ws://{collab_addr}/ws");
+            api(c);
         })
         .await;
         api.ready().await;
@@ -34,6 +44,7 @@ impl LiveStack {
         config.redis_url = Some(redis_url());
         config.bus_prefix = prefix;
         config.flush_interval = Duration::from_millis(20);
+        collab(&mut config);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(weft_collab_server::run(listener, config, async {
             let _ = stopped.await;

@@ -12,4 +12,5 @@ mod messaging;
 mod routes;
 mod server;
 mod shutdown;
+mod webhooks;
 mod yclient;

@@ -1,7 +1,8 @@
 //! The accounts repository the REST tier keeps its records in: users and their refresh
 //! tokens, organizations with members and invitations, projects with per-project role
-//! overrides, documents and their named versions, files uploaded to projects, and chat:
-//! channels, messages, reactions and read positions.
+//! overrides, documents and their named versions, files uploaded to projects, chat (channels,
+//! messages, reactions and read positions), and the projects' webhooks with their delivery
+//! outbox.
 //!
 //! It is a thin layer of SQL over the shared [`Database`] (tables from migration
 //! `0002_accounts`, chat from `0004_messaging`, files from `0005_files`), one file per kind of record. Ids are UUIDv7,
@@ -26,6 +27,7 @@ mod refresh;
 mod role;
 mod users;
 mod versions;
+pub mod webhooks;
 
 pub use channels::{Channel, Unread};
 pub use documents::Document;
@@ -40,6 +42,7 @@ pub use role::{Role, UnknownRole};
 pub use users::{User, normalize_email};
 pub use uuid::Uuid;
 pub use versions::Version;
+pub use webhooks::{Claimed, Debounce, Delivery, DeliveryStatus, Webhook};
 
 use crate::sql::Database;
 use sqlx::error::ErrorKind;

@@ -11,7 +11,7 @@ use weft_storage::accounts::{Accounts, AccountsError, Role, Rotation, User, Uuid
 const LIMIT: Duration = Duration::from_secs(60);
 
 /// Runs `test` against a fresh database of every backend, each run bounded by [`LIMIT`].
-async fn on_every_backend<F, Fut>(test: F)
+pub(crate) async fn on_every_backend<F, Fut>(test: F)
 where
     F: Fn(Accounts, &'static str) -> Fut,
     Fut: Future<Output = ()>,
@@ -27,7 +27,7 @@ where
     }
 }
 
-async fn user(accounts: &Accounts, email: &str) -> User {
+pub(crate) async fn user(accounts: &Accounts, email: &str) -> User {
     accounts
         .create_user(email, &format!("name of {email}"), "$argon2id$stub")
         .await

@@ -13,3 +13,4 @@ mod docs_prop;
 mod files;
 mod messaging;
 mod support;
+mod webhooks;
