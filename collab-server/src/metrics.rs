@@ -67,6 +67,7 @@ pub struct Metrics {
     pub cluster_peers: Gauge,
     pub cluster_peers_gone: Counter,
     pub chat_connections: Gauge,
+    pub chat_projects: Gauge,
     pub chat_closes: Family<ReasonLabel, Counter>,
     pub chat_messages_stored: Counter,
     pub chat_recoveries: Family<ResultLabel, Counter>,
@@ -113,6 +114,7 @@ impl Metrics {
             cluster_peers: Gauge::default(),
             cluster_peers_gone: Counter::default(),
             chat_connections: Gauge::default(),
+            chat_projects: Gauge::default(),
             chat_closes: Family::default(),
             chat_messages_stored: Counter::default(),
             chat_recoveries: Family::default(),
@@ -251,6 +253,11 @@ impl Metrics {
             "chat_connections",
             "Open chat sockets",
             m.chat_connections.clone(),
+        );
+        registry.register(
+            "chat_projects",
+            "Projects this node holds a chat bus subscription for (those with local subscribers)",
+            m.chat_projects.clone(),
         );
         registry.register(
             "chat_closes",

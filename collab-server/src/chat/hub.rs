@@ -11,6 +11,7 @@
 use super::presence::{Change, Presence};
 use super::publish::Publisher;
 use super::typing::Typing;
+use crate::metrics::Metrics;
 use crate::peer::{CloseReason, ConnId, Kick};
 use crate::room::lock;
 use axum::extract::ws::Utf8Bytes;
@@ -155,6 +156,7 @@ pub struct Hub {
     bus: Arc<dyn Bus>,
     publisher: Arc<Publisher>,
     config: HubConfig,
+    metrics: Arc<Metrics>,
     projects: Mutex<HashMap<Uuid, Project>>,
     next_id: AtomicU64,
 }
@@ -165,12 +167,14 @@ impl Hub {
         bus: Arc<dyn Bus>,
         publisher: Arc<Publisher>,
         config: HubConfig,
+        metrics: Arc<Metrics>,
     ) -> Arc<Hub> {
         Arc::new(Hub {
             node,
             bus,
             publisher,
             config,
+            metrics,
             projects: Mutex::default(),
             next_id: AtomicU64::new(1),
         })
@@ -277,6 +281,7 @@ impl Hub {
             && let Some(entry) = projects.remove(&project)
         {
             entry.stop.cancel();
+            self.metrics.chat_projects.dec();
         }
     }
 
@@ -469,6 +474,7 @@ impl Hub {
         let generation = self.next_id();
         let stop = CancellationToken::new();
         let (ready_tx, ready) = watch::channel(false);
+        self.metrics.chat_projects.inc();
         tokio::spawn(read_project(
             self.clone(),
             project,
@@ -485,11 +491,6 @@ impl Hub {
             stop,
             ready,
         }
-    }
-
-    /// Projects with local subscribers (for tests and metrics).
-    pub fn project_count(&self) -> usize {
-        lock(&self.projects).len()
     }
 }
 

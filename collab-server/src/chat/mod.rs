@@ -73,6 +73,7 @@ impl Chat {
                 heartbeat: config.node_heartbeat,
                 node_timeout: config.node_timeout,
             },
+            parts.metrics.clone(),
         );
         let stop = CancellationToken::new();
         let tasks = vec![

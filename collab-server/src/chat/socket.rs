@@ -122,6 +122,7 @@ struct Socket {
     user: Uuid,
     ctx: SocketContext,
     me: Arc<SocketRef>,
+    kick: Arc<Kick>,
     sink: Sink,
     encoding: Encoding,
     subs: HashMap<Uuid, Sub>,
@@ -154,6 +155,7 @@ async fn serve_inner(
         user,
         ctx: ctx.clone(),
         me,
+        kick: kick.clone(),
         sink,
         encoding,
         subs: HashMap::new(),
@@ -161,6 +163,13 @@ async fn serve_inner(
     };
     tracing::debug!("chat socket open");
     let reason = socket.run(&mut stream, &mut rx, &kick).await;
+    // Counted when decided: the close frame may wait on a reader that stopped reading.
+    ctx.metrics
+        .chat_closes
+        .get_or_create(&ReasonLabel {
+            reason: reason.label(),
+        })
+        .inc();
     for (channel, sub) in socket.subs.drain() {
         ctx.hub.unsubscribe(sub.project, channel, id);
     }
@@ -169,12 +178,6 @@ async fn serve_inner(
             tokio::time::timeout(ctx.write_timeout, send_close(&mut socket.sink, &reason)).await;
     }
     tracing::debug!(reason = reason.label(), "chat socket closed");
-    ctx.metrics
-        .chat_closes
-        .get_or_create(&ReasonLabel {
-            reason: reason.label(),
-        })
-        .inc();
     ctx.metrics.chat_connections.dec();
 }
 
@@ -662,14 +665,26 @@ impl Socket {
         self.write(message).await
     }
 
-    /// Queues a frame in the socket's write buffer (flushed by [`Socket::flush`]).
+    /// Queues a frame in the socket's write buffer (flushed by [`Socket::flush`]). A write
+    /// blocked on a reader that stopped reading gives way to a kick or shutdown, so the close
+    /// frame they call for is sent (tungstenite keeps whole frames buffered, so it follows a
+    /// frame boundary).
     async fn write(&mut self, message: WsMessage) -> Result<(), CloseReason> {
         let bytes = match &message {
             WsMessage::Binary(b) => b.len(),
             WsMessage::Text(t) => t.len(),
             _ => 0,
         };
-        match tokio::time::timeout(self.ctx.write_timeout, self.sink.feed(message)).await {
+        let kick = self.kick.clone();
+        let shutdown = self.ctx.shutdown.clone();
+        let write = tokio::time::timeout(self.ctx.write_timeout, self.sink.feed(message));
+        let outcome = tokio::select! {
+            biased;
+            reason = kick.fired() => return Err(reason),
+            _ = shutdown.cancelled() => return Err(CloseReason::Shutdown),
+            outcome = write => outcome,
+        };
+        match outcome {
             Ok(Ok(())) => {
                 self.ctx.metrics.messages_out.inc();
                 self.ctx.metrics.bytes_out.inc_by(bytes as u64);
@@ -684,9 +699,36 @@ impl Socket {
     }
 
     async fn flush(&mut self) -> Result<(), CloseReason> {
-        match tokio::time::timeout(self.ctx.write_timeout, self.sink.flush()).await {
-            Ok(Ok(())) => Ok(()),
-            _ => Err(CloseReason::WriteFailed),
+        let kick = self.kick.clone();
+        let shutdown = self.ctx.shutdown.clone();
+        let flush = tokio::time::timeout(self.ctx.write_timeout, self.sink.flush());
+        tokio::select! {
+            biased;
+            reason = kick.fired() => Err(reason),
+            _ = shutdown.cancelled() => Err(CloseReason::Shutdown),
+            outcome = flush => match outcome {
+                Ok(Ok(())) => Ok(()),
+                _ => Err(CloseReason::WriteFailed),
+            },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_seen_set_remembers_the_most_recent_ids() {
+        let mut seen = Seen::new(2);
+        let ids: Vec<Uuid> = (0..3).map(|_| Uuid::now_v7()).collect();
+        assert!(seen.insert(ids[0]));
+        assert!(!seen.insert(ids[0]));
+        assert!(seen.insert(ids[1]));
+        assert!(seen.insert(ids[2]));
+        // The oldest fell out; the two newest are still known.
+        assert!(!seen.insert(ids[1]));
+        assert!(!seen.insert(ids[2]));
+        assert!(seen.insert(ids[0]));
     }
 }

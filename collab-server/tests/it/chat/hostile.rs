@@ -106,3 +106,51 @@ async fn an_overlong_body_within_the_frame_limit_is_refused_with_an_error() {
     a.stop().await;
     d.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_socket_that_stops_reading_is_closed_as_a_slow_reader_and_stalls_nobody() {
+    let d = Deployment::start("sqlite").await;
+    let a = d.node(|c| c.outbound_queue = 8).await;
+    let team = Team::create(&d, "ann").await;
+    let channel = team.channel.id;
+    let mut ann = ChatClient::connect(&d, &a, team.owner, Enc::MsgPack).await;
+    let mut bystander = ChatClient::connect(&d, &a, team.owner, Enc::MsgPack).await;
+    bystander.subscribe(channel, None).await;
+    // A reader with a tiny receive buffer that subscribes, then never reads again.
+    let mut slow = {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let tcp = socket.connect(a.addr).await.unwrap();
+        let url = super::support::chat_url(&a, &d.token(team.owner));
+        let tcp = tokio_tungstenite::MaybeTlsStream::Plain(tcp);
+        let (ws, _) = tokio_tungstenite::client_async(url, tcp).await.unwrap();
+        ChatClient::from_stream(ws, Enc::MsgPack).await
+    };
+    slow.subscribe(channel, None).await;
+
+    // Messages far beyond what the socket buffers hold; the bystander reads every one.
+    let body = "z".repeat(MAX_BODY_CHARS - 10);
+    let mut i = 0;
+    while a
+        .metric("weft_collab_chat_closes_total{reason=\"slow_reader\"}")
+        .await
+        == 0.0
+    {
+        assert!(i < 5000, "the slow reader was never closed");
+        ann.say(channel, &format!("s{i}"), &format!("{i} {body}"))
+            .await;
+        bystander.receive(&format!("{i} {body}")).await;
+        i += 1;
+    }
+    // One more goes through for the bystander once the slow reader is gone.
+    ann.say(channel, "last", "last").await;
+    bystander.receive("last").await;
+    let (code, reason) = slow.closed_with().await;
+    assert_eq!(code, 1013, "{reason}");
+    assert!(reason.contains("slow reader"), "{reason}");
+
+    ann.close().await;
+    bystander.close().await;
+    a.stop().await;
+    d.cleanup().await;
+}

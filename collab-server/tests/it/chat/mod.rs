@@ -2,8 +2,10 @@
 //! sends, access control, typing and presence across nodes, both encodings, hostile frames.
 
 mod access;
+mod bus_loss;
 mod hostile;
 mod messaging;
+mod one_process;
 mod presence;
 mod recovery;
 mod support;

@@ -99,9 +99,15 @@ async fn presence_joins_and_leaves_cross_nodes() {
     bob2.close().await;
     until_online(&mut ann, &[&ann_id, &carl_id]).await;
     until_online(&mut carlc, &[&ann_id, &carl_id]).await;
+    // Node B holds the project's bus subscription while Carl is there, and drops it after him.
+    assert_eq!(b.metric("weft_collab_chat_projects").await, 1.0);
+    carlc.close().await;
+    let held = b
+        .wait_metric("weft_collab_chat_projects", 0.0, Duration::from_secs(10))
+        .await;
+    assert_eq!(held, 0.0);
 
     ann.close().await;
-    carlc.close().await;
     a.stop().await;
     b.stop().await;
     d.cleanup().await;

@@ -76,6 +76,11 @@ impl Deployment {
         }
     }
 
+    /// Points the nodes started from now on at another Redis.
+    pub fn use_redis(&mut self, url: String) {
+        self.redis_url = url;
+    }
+
     /// A node in this process.
     pub async fn node(&self, tune: impl FnOnce(&mut Config)) -> TestServer {
         TestServer::start_with(|c| {
@@ -223,6 +228,11 @@ impl ChatClient {
             Enc::Json => format!("{url}&encoding=json"),
         };
         let (ws, _) = connect_async(url).await.unwrap();
+        Self::from_stream(ws, enc).await
+    }
+
+    /// A client on an open chat socket; waits for `ready`.
+    pub async fn from_stream(ws: WsStream, enc: Enc) -> ChatClient {
         let mut client = ChatClient {
             ws,
             enc,
