@@ -30,8 +30,9 @@ use weft_storage::docs::{DocStore, DocStoreConfig};
 use weft_storage::sql::{Database, redact_url};
 use weft_storage::{DataDir, Storage, StorageConfig};
 
-/// The file in the data folder holding the access-token secret when none is configured.
-const JWT_SECRET_FILE: &str = "api-jwt-secret";
+// The file in the data folder holding the access-token secret when none is configured (the
+// one collab-server's chat socket reads too).
+use weft_protocol::access_token::SECRET_FILE as JWT_SECRET_FILE;
 
 /// Why api-server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -104,7 +105,7 @@ pub fn state_with(
         &data_dir,
         config.jwt_secret_file.as_deref(),
         JWT_SECRET_FILE,
-        || Ok::<_, std::convert::Infallible>(rand::random::<[u8; 32]>().to_vec()),
+        || Ok::<_, std::convert::Infallible>(weft_protocol::access_token::generate_secret()),
     )?;
     let tokens = AccessTokens::new(&secret, config.access_ttl)?;
     let collab_pem = key_file(

@@ -149,6 +149,29 @@ pub struct Config {
     /// tier's setting of the same name; a node enqueues `document.changed` after a write).
     #[arg(long, env = "API_WEBHOOK_DEBOUNCE", default_value = "5s", value_parser = humantime::parse_duration)]
     pub webhook_debounce: Duration,
+    /// File holding the HMAC secret access tokens are signed with: the chat socket at `/chat`
+    /// accepts api-server's access tokens, so this must be api-server's secret. Default: the
+    /// data folder's `api-jwt-secret` (created on first use, as api-server does).
+    #[arg(long, env = "API_JWT_SECRET_FILE")]
+    pub jwt_secret_file: Option<PathBuf>,
+
+    /// How long a chat `typing` indicator lasts unless renewed; every node then tells its
+    /// subscribers the user stopped.
+    #[arg(long, env = "CHAT_TYPING_TTL", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub chat_typing_ttl: Duration,
+
+    /// Most messages a chat subscription replays on reconnect (`since`); a client that missed
+    /// more is told `recovered: false` and reloads the history.
+    #[arg(long, env = "CHAT_RECOVERY_LIMIT", default_value_t = 1000)]
+    pub chat_recovery_limit: u32,
+
+    /// Largest chat frame accepted (bytes); a larger one closes the socket with 1009.
+    #[arg(long, env = "CHAT_MAX_FRAME_BYTES", default_value_t = 64 * 1024)]
+    pub chat_max_frame_bytes: usize,
+
+    /// Channels one chat socket may subscribe to.
+    #[arg(long, env = "CHAT_MAX_SUBSCRIPTIONS", default_value_t = 256)]
+    pub chat_max_subscriptions: usize,
 }
 
 impl Config {
@@ -186,6 +209,11 @@ impl Config {
             node_timeout: Duration::from_secs(15),
             bus_outbox: 16_384,
             webhook_debounce: Duration::from_secs(5),
+            jwt_secret_file: None,
+            chat_typing_ttl: Duration::from_secs(10),
+            chat_recovery_limit: 1000,
+            chat_max_frame_bytes: 64 * 1024,
+            chat_max_subscriptions: 256,
         }
     }
 

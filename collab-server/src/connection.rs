@@ -225,7 +225,7 @@ async fn write_batch(
     }
 }
 
-async fn send_close(sink: &mut Sink, reason: &CloseReason) -> Result<(), axum::Error> {
+pub(crate) async fn send_close(sink: &mut Sink, reason: &CloseReason) -> Result<(), axum::Error> {
     let frame = reason.close_frame().map(|(code, reason)| CloseFrame {
         code,
         reason: reason.into(),
@@ -233,7 +233,7 @@ async fn send_close(sink: &mut Sink, reason: &CloseReason) -> Result<(), axum::E
     sink.send(WsMessage::Close(frame)).await
 }
 
-fn classify_read_error(e: axum::Error) -> CloseReason {
+pub(crate) fn classify_read_error(e: axum::Error) -> CloseReason {
     let inner = e.into_inner();
     match inner.downcast_ref::<tungstenite::Error>() {
         Some(tungstenite::Error::Capacity(_)) => CloseReason::TooBig,

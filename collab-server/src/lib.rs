@@ -2,10 +2,12 @@
 //!
 //! A connection upgrades at `GET /ws/{doc}`, proves with a collab token which document it may
 //! open and whether it may write, then joins that document's [`room::Room`]: the in-memory yrs
-//! document plus the awareness (presence) of everyone in it. The crate is a library so tests,
+//! document plus the awareness (presence) of everyone in it. Chat clients connect at `GET /chat`
+//! with an access token ([`chat`]). The crate is a library so tests,
 //! the load tester and the one-process default can start it through [`run`].
 
 pub mod change_hooks;
+pub mod chat;
 pub mod cluster;
 pub mod config;
 pub mod connection;

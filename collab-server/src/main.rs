@@ -81,6 +81,7 @@ async fn main() -> anyhow::Result<()> {
             let addr = listener.local_addr()?;
             println!("Weft collab-server listening on http://{addr}");
             println!("  WebSocket endpoint: ws://{addr}/ws/<doc>?token=<token>");
+            println!("  chat socket:        ws://{addr}/chat?token=<access token>");
             println!("  mint a token:       cargo run --release -- token <doc>");
             if cli.no_rest {
                 run(listener, cli.config, shutdown_signal()).await?;
@@ -125,6 +126,8 @@ fn rest_config(
     rest.redis_url = node.redis_url.clone();
     rest.bus_prefix = node.bus_prefix.clone();
     rest.collab_private_key_file = node.keys.private_key_file.clone();
+    // The chat socket verifies the access tokens the REST tier signs: one secret for both.
+    rest.jwt_secret_file = node.jwt_secret_file.clone();
     if std::env::var_os("COLLAB_PUBLIC_URL").is_none() {
         rest.collab_url = match &node.public_url {
             Some(base) => format!(

@@ -66,6 +66,12 @@ pub struct Metrics {
     pub bus_resyncs: Family<ReasonLabel, Counter>,
     pub cluster_peers: Gauge,
     pub cluster_peers_gone: Counter,
+    pub chat_connections: Gauge,
+    pub chat_projects: Gauge,
+    pub chat_closes: Family<ReasonLabel, Counter>,
+    pub chat_messages_stored: Counter,
+    pub chat_recoveries: Family<ResultLabel, Counter>,
+    pub chat_catch_ups: Counter,
 }
 
 impl Default for Metrics {
@@ -107,6 +113,12 @@ impl Metrics {
             bus_resyncs: Family::default(),
             cluster_peers: Gauge::default(),
             cluster_peers_gone: Counter::default(),
+            chat_connections: Gauge::default(),
+            chat_projects: Gauge::default(),
+            chat_closes: Family::default(),
+            chat_messages_stored: Counter::default(),
+            chat_recoveries: Family::default(),
+            chat_catch_ups: Counter::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -236,6 +248,36 @@ impl Metrics {
             "cluster_peers_gone",
             "Other collab nodes that stopped or timed out",
             m.cluster_peers_gone.clone(),
+        );
+        registry.register(
+            "chat_connections",
+            "Open chat sockets",
+            m.chat_connections.clone(),
+        );
+        registry.register(
+            "chat_projects",
+            "Projects this node holds a chat bus subscription for (those with local subscribers)",
+            m.chat_projects.clone(),
+        );
+        registry.register(
+            "chat_closes",
+            "Chat sockets closed, by reason",
+            m.chat_closes.clone(),
+        );
+        registry.register(
+            "chat_messages_stored",
+            "Chat messages stored from this node's sockets (duplicates not counted)",
+            m.chat_messages_stored.clone(),
+        );
+        registry.register(
+            "chat_recoveries",
+            "Subscriptions with `since`, by result (recovered or not)",
+            m.chat_recoveries.clone(),
+        );
+        registry.register(
+            "chat_catch_ups",
+            "Subscriptions that re-read recent messages after events may have been lost",
+            m.chat_catch_ups.clone(),
         );
         Metrics { registry, ..m }
     }

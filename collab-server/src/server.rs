@@ -5,9 +5,11 @@
 //! can share them with the REST tier, whose routes it hands to [`run_with`]. Shutdown
 //! stops accepting, closes every socket with 1001, waits (bounded) for connections to end,
 //! writes every room's pending updates (and what only its memory holds), publishes what is
-//! still queued for the bus and says bye to the other nodes before returning.
+//! still queued for the bus and says bye to the other nodes before returning. The chat tier
+//! (`/chat`) shares the node's database, bus, node id and shutdown.
 
 use crate::change_hooks::ChangeHooks;
+use crate::chat::{Chat, ChatParts};
 use crate::cluster::{Cluster, liveness, outbox};
 use crate::config::Config;
 use crate::connection::ConnContext;
@@ -31,6 +33,8 @@ use weft_storage::accounts::Accounts;
 pub enum ServerError {
     #[error("keys: {0}")]
     Keys(#[from] crate::keys::KeyError),
+    #[error("chat: {0}")]
+    ChatSecret(#[from] crate::chat::auth::SecretError),
     #[error("storage: {0}")]
     Storage(#[from] weft_storage::StorageError),
     #[error("bus: {0}")]
@@ -88,6 +92,7 @@ pub async fn run_with(
     let Backends { storage, bus } = backends;
     let keys = Keys::load(&config.keys)?;
     let verifier = Arc::new(keys.verifier(config.token_leeway.as_secs())?);
+    let access_keys = crate::chat::auth::access_keys(&config)?;
     if config.allow_anonymous {
         tracing::warn!(
             "--allow-anonymous is on: connections without a token get write access to any document"
@@ -152,6 +157,19 @@ pub async fn run_with(
             .sweep_awareness_forever(config.awareness_timeout),
     );
 
+    let chat = Chat::start(
+        &config,
+        ChatParts {
+            node: cluster.node,
+            bus: cluster.bus().clone(),
+            accounts: Accounts::new(storage.db.clone()),
+            metrics: metrics.clone(),
+            keys: access_keys,
+            shutdown: cancel.clone(),
+            sockets: tasks.clone(),
+        },
+    );
+
     let state = AppState {
         conn: ConnContext {
             rooms: rooms.clone(),
@@ -169,7 +187,7 @@ pub async fn run_with(
         ws_write_buffer: config.ws_write_buffer,
     };
     let stop = cancel.clone();
-    let mut app = router(state).merge(extra);
+    let mut app = router(state).merge(chat.router()).merge(extra);
     if let Some(local) = storage.blobs.local() {
         app = app.merge(blob_routes(local));
     }
@@ -193,6 +211,8 @@ pub async fn run_with(
     tasks.close();
     let drain = async {
         tasks.wait().await;
+        // Every socket is closed: the chat outbox publishes their leaves, then stops.
+        chat.stop().await;
         rooms.flush_all().await;
         cluster_stop.cancel();
         futures_util::future::join_all(cluster_tasks).await;

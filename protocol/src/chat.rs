@@ -20,7 +20,32 @@ use serde::{Deserialize, Serialize};
 /// Prefix of a project's chat channel on the bus (the bus adds its deployment prefix).
 pub const CHAT_CHANNEL_PREFIX: &str = "chat:";
 
-/// The bus channel carrying the chat events of `project`.
+/// The longest message body a client may send, in characters.
+pub const MAX_BODY_CHARS: usize = 10_000;
+
+/// The longest client message id, in characters (at least one).
+pub const MAX_CLIENT_ID_CHARS: usize = 64;
+
+/// Error codes of [`ServerFrame::Error`].
+pub mod error_code {
+    /// The channel does not exist, or the user may not read it (the two look alike).
+    pub const NOT_FOUND: &str = "not_found";
+    /// The user may read the channel but not send or type in it.
+    pub const FORBIDDEN: &str = "forbidden";
+    /// A field is out of bounds (empty or too long body or client id).
+    pub const INVALID: &str = "invalid";
+    /// `typing` in a channel this socket has not subscribed to.
+    pub const NOT_SUBSCRIBED: &str = "not_subscribed";
+    /// This socket already holds the most subscriptions a socket may.
+    pub const TOO_MANY_SUBSCRIPTIONS: &str = "too_many_subscriptions";
+    /// The server lost live events of the channel and could not fill the gap from the
+    /// database (too many): reload the history.
+    pub const HISTORY_GAP: &str = "history_gap";
+    /// Storage failed; the request may be retried.
+    pub const UNAVAILABLE: &str = "unavailable";
+}
+
+/// The bus channel carrying the chat events of `project` (its id as a hyphenated UUID).
 pub fn project_channel(project: &str) -> String {
     format!("{CHAT_CHANNEL_PREFIX}{project}")
 }
@@ -90,7 +115,9 @@ pub enum ServerFrame {
     /// The subscription is live. `recovered`: everything after the client's `since` was replayed
     /// (`replayed` messages, sent just before this frame); false when the server could not (an
     /// unknown id, or more missed than it replays): the client should reload the history.
-    /// `online`: the users of the channel's project connected now.
+    /// Without `since` nothing is replayed and `recovered` is false. `online`: the users of the
+    /// channel's project connected now, as far as this node knows; `presence` frames follow for
+    /// every change after it.
     Subscribed {
         channel: String,
         project: String,
@@ -203,10 +230,31 @@ pub struct ChatEnvelope {
 }
 
 /// What a chat bus message carries.
+///
+/// Presence is per project and per node: each node says which of its users are connected to
+/// the project (`PresenceJoin`/`PresenceLeave` as it changes, the whole `PresenceState` every
+/// heartbeat and when asked), and forgets another node's users when that node has been silent
+/// for the node timeout, so a node that dies never leaves its users online.
+// Short-lived values, decoded one at a time: boxing the frame would only cost an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ChatBusEvent {
     /// A frame for every subscriber of `channel` (messages, edits, deletes, reactions, typing).
     Channel { channel: String, frame: ServerFrame },
+    /// `user` got their first connection to the project on the origin node.
+    PresenceJoin { user: String },
+    /// `user`'s last connection to the project on the origin node went.
+    PresenceLeave { user: String },
+    /// Every user connected to the project on the origin node (empty: none any more). Also the
+    /// origin's heartbeat for the project.
+    PresenceState { users: Vec<String> },
+    /// A node just started listening to the project: every other node with users there
+    /// answers with its `PresenceState`.
+    PresenceQuery,
+    /// Events of this project published by the origin may have been lost on the way (the bus
+    /// refused them): nodes re-read recent messages of their subscribed channels from the
+    /// database.
+    CatchUp,
 }
 
 impl ChatEnvelope {
@@ -313,6 +361,18 @@ mod tests {
             },
         };
         assert_eq!(ChatEnvelope::decode(&envelope.encode()).unwrap(), envelope);
+        for event in [
+            ChatBusEvent::PresenceJoin { user: "u".into() },
+            ChatBusEvent::PresenceLeave { user: "u".into() },
+            ChatBusEvent::PresenceState {
+                users: vec!["u".into(), "v".into()],
+            },
+            ChatBusEvent::PresenceQuery,
+            ChatBusEvent::CatchUp,
+        ] {
+            let envelope = ChatEnvelope { origin: 3, event };
+            assert_eq!(ChatEnvelope::decode(&envelope.encode()).unwrap(), envelope);
+        }
     }
 
     #[test]

@@ -2,13 +2,15 @@
 //!
 //! This crate is what both servers and the load tester agree on: the y-websocket message set
 //! ([`Message`], one message per outgoing frame, several per incoming frame via [`FrameReader`]),
-//! the collab token that api-server mints and collab-server checks ([`token`]), the envelopes
+//! the collab token that api-server mints and collab-server checks ([`token`]), the access token
+//! api-server mints at login and both servers check ([`access_token`]), the envelopes
 //! collab nodes exchange over the bus ([`envelope`]), the chat socket's frames and chat bus events
 //! ([`chat`]), and what the REST API computes from a
 //! document: its content as JSON ([`doc_json`]) and the update that restores an earlier version
 //! ([`restore`]). It never touches a socket, a clock-driven runtime or a file, so it can be fuzzed
 //! and property-tested in isolation, the way y-sweet-core and mini-redis's `frame.rs` are.
 
+pub mod access_token;
 pub mod awareness;
 pub mod chat;
 pub mod doc_json;

@@ -1,89 +1,45 @@
 //! Access tokens (HS256 JWTs naming a user, at most 15 minutes) and refresh tokens (32 random
-//! bytes, stored only as their SHA-256).
+//! bytes, stored only as their SHA-256). The JWT claims and HS256 core are
+//! `weft_protocol::access_token`, which collab-server's chat socket verifies with too.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 use uuid::Uuid;
+use weft_protocol::access_token::AccessTokenKeys;
 
-/// Why an access token was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum TokenError {
-    #[error("the access token has expired")]
-    Expired,
-    #[error("the access token is invalid")]
-    Invalid,
-    #[error("the access-token secret is shorter than 32 bytes")]
-    WeakSecret,
-}
+/// Why an access token was refused (shared with collab-server's chat socket).
+pub use weft_protocol::access_token::AccessTokenError as TokenError;
 
-#[derive(Debug, Serialize, Deserialize)]
-struct Claims {
-    sub: String,
-    iat: u64,
-    exp: u64,
-    /// Always "access", so no other token signed with the same secret passes as one.
-    typ: String,
-}
+/// Clock skew tolerated on `exp`.
+const LEEWAY_SECS: u64 = 5;
 
-/// Signs and checks access tokens.
+/// Signs and checks access tokens: the protocol's HS256 core plus this server's lifetime.
+#[derive(Debug)]
 pub struct AccessTokens {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-    validation: Validation,
+    keys: AccessTokenKeys,
     pub ttl: Duration,
-}
-
-impl std::fmt::Debug for AccessTokens {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AccessTokens")
-            .field("ttl", &self.ttl)
-            .finish_non_exhaustive()
-    }
 }
 
 impl AccessTokens {
     pub fn new(secret: &[u8], ttl: Duration) -> Result<AccessTokens, TokenError> {
-        if secret.len() < 32 {
-            return Err(TokenError::WeakSecret);
-        }
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = 5;
-        validation.set_required_spec_claims(&["exp", "sub"]);
         Ok(AccessTokens {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
-            validation,
+            keys: AccessTokenKeys::new(secret, LEEWAY_SECS)?,
             ttl: ttl.min(crate::config::MAX_ACCESS_TTL),
         })
     }
 
     /// A token for `user`, valid for the configured lifetime.
     pub fn issue(&self, user: Uuid, now_secs: u64) -> Result<String, TokenError> {
-        let claims = Claims {
-            sub: user.to_string(),
-            iat: now_secs,
-            exp: now_secs + self.ttl.as_secs(),
-            typ: "access".into(),
-        };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .map_err(|_| TokenError::Invalid)
+        self.keys
+            .sign(&user.to_string(), now_secs, self.ttl.as_secs())
     }
 
     /// The user a valid token names.
     pub fn verify(&self, token: &str) -> Result<Uuid, TokenError> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
-                _ => TokenError::Invalid,
-            })?;
-        if data.claims.typ != "access" {
-            return Err(TokenError::Invalid);
-        }
-        Uuid::parse_str(&data.claims.sub).map_err(|_| TokenError::Invalid)
+        let claims = self.keys.verify(token)?;
+        Uuid::parse_str(&claims.sub).map_err(|_| TokenError::Invalid)
     }
 }
 
