@@ -8,7 +8,7 @@ use crate::latency::{LatencyTracker, delete_key, insert_bounds};
 use crate::measure::conn::{connect, server_addr, source_addr};
 use crate::wire::{Event, Framing};
 use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -79,6 +79,8 @@ pub struct Client {
     pub connect_time: Duration,
     pub sync_time: Option<Duration>,
     started: Instant,
+    /// With [`Client::hold_remote_updates`]: others' updates received but not applied yet.
+    held: Option<Vec<Vec<u8>>>,
 }
 
 impl Client {
@@ -117,6 +119,7 @@ impl Client {
             connect_time,
             sync_time: None,
             started,
+            held: None,
         };
         client.me = client.doc.client_id().get();
         let sv = client.doc.transact().state_vector();
@@ -153,6 +156,34 @@ impl Client {
         (sum, self.text.len(&txn))
     }
 
+    /// Our client id in the document.
+    pub fn client_id(&self) -> u64 {
+        self.me
+    }
+
+    /// From now on, others' updates are kept for [`Client::take_held`] instead of applied as
+    /// they arrive (still reported to the tracker on arrival; echoes of ours are dropped): for
+    /// a driver that decides when the document may move to a newer version.
+    pub fn hold_remote_updates(&mut self) {
+        self.held.get_or_insert_with(Vec::new);
+    }
+
+    /// The updates held since the last call, in arrival order.
+    pub fn take_held(&mut self) -> Vec<Vec<u8>> {
+        self.held.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// Applies a held update to the document.
+    pub fn apply_held(&mut self, bytes: &[u8]) -> Result<(), ClientError> {
+        let update = Update::decode_v1(bytes).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        self.doc
+            .transact_mut()
+            .apply_update(update)
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        self.drain_local();
+        Ok(())
+    }
+
     pub fn text_string(&self) -> String {
         self.text.get_string(&self.doc.transact())
     }
@@ -165,11 +196,24 @@ impl Client {
         receivers: u32,
         edit: impl FnOnce(&Doc, &TextRef),
     ) -> Result<usize, ClientError> {
+        self.edit_and_send_registered(tracker, receivers, edit, |_| {})
+            .await
+    }
+
+    /// [`Client::edit_and_send`], calling `register` with each update just before it is sent.
+    pub async fn edit_and_send_registered(
+        &mut self,
+        tracker: &LatencyTracker,
+        receivers: u32,
+        edit: impl FnOnce(&Doc, &TextRef),
+        mut register: impl FnMut(&Update),
+    ) -> Result<usize, ClientError> {
         edit(&self.doc, &self.text);
         let updates = self.drain_local();
         let n = updates.len();
         for update in updates {
             if let Ok(decoded) = Update::decode_v1(&update) {
+                register(&decoded);
                 tracker.sent(self.spec.doc_index, self.me, &decoded, receivers);
                 if insert_bounds(&decoded).is_empty() {
                     self.own_deletes.insert(delete_key(&decoded));
@@ -197,25 +241,53 @@ impl Client {
     ) -> Result<(), ClientError> {
         let deadline = tokio::time::Instant::now() + timeout;
         while !done(self) {
-            let next = tokio::time::timeout_at(deadline, self.stream.next()).await;
-            let frame = match next {
-                Err(_) => return Err(ClientError::Timeout(what)),
-                Ok(None) => return Err(ClientError::Closed("end of stream".into())),
-                Ok(Some(Err(e))) => return Err(ClientError::Closed(e.to_string())),
-                Ok(Some(Ok(frame))) => frame,
-            };
-            match frame {
-                Ws::Binary(bytes) => self.handle(&bytes, tracker).await?,
-                Ws::Close(frame) => {
-                    let why = frame
-                        .map(|f| format!("{} {}", u16::from(f.code), f.reason))
-                        .unwrap_or_else(|| "no close frame".into());
-                    return Err(ClientError::Closed(why));
-                }
-                _ => {}
-            }
+            self.pump_one(tracker, deadline, what).await?;
         }
         Ok(())
+    }
+
+    /// Reads and handles one frame, or fails at `deadline`.
+    pub async fn pump_one(
+        &mut self,
+        tracker: &LatencyTracker,
+        deadline: tokio::time::Instant,
+        what: &'static str,
+    ) -> Result<(), ClientError> {
+        let next = tokio::time::timeout_at(deadline, self.stream.next()).await;
+        match next {
+            Err(_) => Err(ClientError::Timeout(what)),
+            Ok(next) => self.handle_next(next, tracker).await,
+        }
+    }
+
+    /// Handles the frames that have already arrived, without waiting for more.
+    pub async fn pump_ready(&mut self, tracker: &LatencyTracker) -> Result<(), ClientError> {
+        while let Some(next) = self.stream.next().now_or_never() {
+            self.handle_next(next, tracker).await?;
+        }
+        Ok(())
+    }
+
+    async fn handle_next(
+        &mut self,
+        next: Option<Result<Ws, tokio_tungstenite::tungstenite::Error>>,
+        tracker: &LatencyTracker,
+    ) -> Result<(), ClientError> {
+        let frame = match next {
+            None => return Err(ClientError::Closed("end of stream".into())),
+            Some(Err(e)) => return Err(ClientError::Closed(e.to_string())),
+            Some(Ok(frame)) => frame,
+        };
+        match frame {
+            Ws::Binary(bytes) => self.handle(&bytes, tracker).await,
+            Ws::Close(frame) => {
+                let why = frame
+                    .map(|f| format!("{} {}", u16::from(f.code), f.reason))
+                    .unwrap_or_else(|| "no close frame".into());
+                Err(ClientError::Closed(why))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Waits for the server's SyncStep2; records the time from connect.
@@ -249,6 +321,7 @@ impl Client {
                         self.sync_time = Some(self.started.elapsed());
                     }
                 }
+                Event::Update(update) if self.held.is_some() => self.hold(update, tracker)?,
                 Event::Update(update) => self.apply(&update, Some(tracker))?,
                 Event::Denied(reason) => return Err(ClientError::Denied(reason)),
                 Event::Ignored { reply: Some(frame) } => self.send(frame).await?,
@@ -258,15 +331,33 @@ impl Client {
         Ok(())
     }
 
+    /// Whether `update` is the echo of one of ours (forgetting a delete-only one once seen).
+    fn is_echo(&mut self, update: &Update) -> bool {
+        let bounds = insert_bounds(update);
+        if bounds.is_empty() {
+            self.own_deletes.remove(&delete_key(update))
+        } else {
+            bounds.iter().all(|(c, _, _)| *c == self.me)
+        }
+    }
+
+    /// Keeps a remote update for [`Client::take_held`], reporting its arrival to `tracker`.
+    fn hold(&mut self, bytes: Vec<u8>, tracker: &LatencyTracker) -> Result<(), ClientError> {
+        let update = Update::decode_v1(&bytes).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        if self.is_echo(&update) {
+            return Ok(());
+        }
+        tracker.received(self.spec.doc_index, self.me, &update);
+        if let Some(held) = &mut self.held {
+            held.push(bytes);
+        }
+        Ok(())
+    }
+
     /// Applies an update, reporting it to `tracker` unless it is the echo of one of ours.
     fn apply(&mut self, bytes: &[u8], tracker: Option<&LatencyTracker>) -> Result<(), ClientError> {
         let update = Update::decode_v1(bytes).map_err(|e| ClientError::Protocol(e.to_string()))?;
-        let bounds = insert_bounds(&update);
-        let echo = if bounds.is_empty() {
-            self.own_deletes.remove(&delete_key(&update))
-        } else {
-            bounds.iter().all(|(c, _, _)| *c == self.me)
-        };
+        let echo = self.is_echo(&update);
         if !echo && let Some(tracker) = tracker {
             tracker.received(self.spec.doc_index, self.me, &update);
         }

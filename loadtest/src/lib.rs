@@ -6,6 +6,7 @@
 //! updates ([`replay`]) that later drivers send over the wire. The traces are CC BY 4.0 (see
 //! `shared/traces/README.md`); updates built from them are derived from those traces.
 
+pub mod causal;
 pub mod client;
 pub mod compare;
 pub mod latency;

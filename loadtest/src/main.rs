@@ -44,8 +44,9 @@ enum Command {
     /// One client per document streaming a trace into an in-process server: updates persisted
     /// per second, and how long the backlog takes to drain.
     AppendRate(weft_loadtest::measure::durability::AppendRateArgs),
-    /// A trace typed into D documents by K clients each, taking turns: end-to-end latency,
-    /// throughput, connect/sync times and convergence to the trace's text.
+    /// A trace typed into D documents by K clients each, taking turns (a concurrent trace: one
+    /// client per agent, each transaction at the version its parents name): end-to-end
+    /// latency, throughput, connect/sync times and convergence to the trace's text.
     Replay {
         #[command(flatten)]
         args: ReplayArgs,

@@ -3,7 +3,8 @@
 //! The files come from Joseph Gentle's `editing-traces` collection, gzipped JSON of the form
 //! `{"startContent", "endContent", "txns": [{"patches": [[pos, del, "text"], ...]}]}` where
 //! positions and lengths count Unicode code points. Only what replaying needs is kept; the
-//! concurrent variant's `agent` is kept too so drivers can give each agent its own connection.
+//! concurrent variant's `agent` and `parents` are kept too, so drivers can give each agent its
+//! own connection and type each transaction at the version it was made on (see `causal`).
 
 use serde::Deserialize;
 use std::io::Read;
@@ -29,6 +30,11 @@ pub struct Txn {
     /// Which author made it, in concurrent traces; `None` in flat ones.
     #[serde(default)]
     pub agent: Option<usize>,
+    /// In concurrent traces, the indices of the (earlier) transactions this one was made on top
+    /// of: its positions are relative to the text they and their ancestors define. `None` in
+    /// flat ones, where each transaction follows the one before.
+    #[serde(default)]
+    pub parents: Option<Vec<usize>>,
 }
 
 /// Delete `del` code points at `pos`, then insert `insert` there.
@@ -86,6 +92,22 @@ impl Trace {
         serde_json::from_slice(&json).map_err(|source| TraceError::Parse {
             path: path.to_owned(),
             source,
+        })
+    }
+
+    /// Number of agents of a concurrent trace (one more than the highest `agent`); `None` when
+    /// no transaction names its agent and parents (a flat trace).
+    pub fn agents(&self) -> Option<usize> {
+        let concurrent = self
+            .txns
+            .iter()
+            .any(|t| t.agent.is_some() && t.parents.is_some());
+        concurrent.then(|| {
+            self.txns
+                .iter()
+                .filter_map(|t| t.agent)
+                .max()
+                .map_or(0, |a| a + 1)
         })
     }
 

@@ -5,6 +5,13 @@
 //! (trace positions assume the text as it was). So each document sees a realistic hand-off
 //! between editors, all documents run at once, and at the end every client's text must equal
 //! the trace's text (the whole trace: its `endContent`).
+//!
+//! A concurrent trace (its transactions name their agent and parents) is typed with its real
+//! concurrency instead: one client per agent, each transaction typed at the version its parents
+//! name (see [`agents`]).
+
+mod agents;
+mod registry;
 
 use super::{ClientOutcome, RunReport, Target};
 use crate::client::{Client, ClientSpec, apply_txn};
@@ -28,13 +35,15 @@ pub struct ReplayArgs {
     /// Documents edited at once.
     #[arg(long, default_value_t = 10)]
     pub docs: usize,
-    /// Clients per document, taking turns.
-    #[arg(long, default_value_t = 3)]
-    pub clients: usize,
+    /// Clients per document, taking turns (default 3). A concurrent trace gets one client per
+    /// agent; a different number is refused.
+    #[arg(long)]
+    pub clients: Option<usize>,
     /// Transactions of the trace each document gets (a prefix; 0: the whole trace).
     #[arg(long, default_value_t = 2000)]
     pub txns: usize,
-    /// Consecutive transactions one client types before the next takes over.
+    /// Consecutive transactions one client types before the next takes over (not used by
+    /// concurrent traces, whose agents take turns as recorded).
     #[arg(long, default_value_t = 20)]
     pub segment: usize,
     /// Transactions per second per document; 0 types as fast as the server takes them.
@@ -65,7 +74,9 @@ impl Script {
     }
 }
 
-pub(crate) fn script(trace: &Trace, n: usize) -> anyhow::Result<Script> {
+/// Refuses what the multi-client replays cannot type: positions are code points, which equal
+/// the documents' UTF-16 offsets only in BMP-only text, and every client starts empty.
+pub(crate) fn supported(trace: &Trace) -> anyhow::Result<()> {
     let astral = |s: &str| s.chars().any(|c| c.len_utf16() == 2);
     if astral(&trace.start_content)
         || trace
@@ -81,6 +92,11 @@ pub(crate) fn script(trace: &Trace, n: usize) -> anyhow::Result<Script> {
     if !trace.start_content.is_empty() {
         anyhow::bail!("traces with a startContent are not supported by the multi-client replay");
     }
+    Ok(())
+}
+
+pub(crate) fn script(trace: &Trace, n: usize) -> anyhow::Result<Script> {
+    supported(trace)?;
     let n = if n == 0 {
         trace.txns.len()
     } else {
@@ -116,11 +132,41 @@ pub(crate) fn script(trace: &Trace, n: usize) -> anyhow::Result<Script> {
     })
 }
 
+/// What the clients of a run type.
+enum Mode {
+    /// A flat trace: clients take turns segment by segment.
+    Turns(Arc<Script>),
+    /// A concurrent trace: one client per agent, each at its transactions' versions.
+    Agents(Arc<agents::Plan>),
+}
+
 pub async fn run(args: ReplayArgs, trace: &Trace) -> anyhow::Result<RunReport> {
     let _ = rlimit::increase_nofile_limit(u64::MAX);
-    let k = args.clients.max(1);
     let segment = args.segment.max(1);
-    let script = Arc::new(script(trace, args.txns)?);
+    let mode = match trace.agents() {
+        None => Mode::Turns(Arc::new(script(trace, args.txns)?)),
+        Some(agents) => {
+            if let Some(clients) = args.clients.filter(|&c| c != agents) {
+                anyhow::bail!(
+                    "--clients {clients}: this trace records {agents} agents, and each gets its \
+                     own client per document; leave --clients out (or give {agents})"
+                );
+            }
+            if agents == 0 {
+                anyhow::bail!("this concurrent trace has no transactions");
+            }
+            let plan = agents::plan(trace, args.txns, agents)?;
+            Mode::Agents(Arc::new(plan))
+        }
+    };
+    let (k, txns_per_doc, updates_per_doc) = match &mode {
+        Mode::Turns(script) => (
+            args.clients.unwrap_or(3).max(1),
+            script.txns.len(),
+            script.updates.iter().sum::<u64>(),
+        ),
+        Mode::Agents(plan) => (plan.agents, plan.txns.len(), plan.updates()),
+    };
     let tracker = Arc::new(LatencyTracker::new()?);
     let framing = args.target.framing();
     let prefix = args
@@ -129,7 +175,7 @@ pub async fn run(args: ReplayArgs, trace: &Trace) -> anyhow::Result<RunReport> {
         .unwrap_or_else(|| format!("rp{:08x}", rand_u32()));
     let timeout: Duration = args.timeout.into();
     let sent = Arc::new(AtomicU64::new(0));
-    let total_updates = script.updates.iter().sum::<u64>() * args.docs as u64;
+    let total_updates = updates_per_doc * args.docs as u64;
     let bar = crate::report::progress(total_updates, "updates sent");
 
     let start = Arc::new(Barrier::new(args.docs * k + 1));
@@ -138,6 +184,7 @@ pub async fn run(args: ReplayArgs, trace: &Trace) -> anyhow::Result<RunReport> {
     for d in 0..args.docs {
         let doc = format!("{prefix}-{d}");
         let token = args.target.token_for(&doc).await?;
+        let state = Arc::new(agents::DocState::new(k));
         for c in 0..k {
             let spec = ClientSpec {
                 url_template: args.target.url_for(c),
@@ -148,19 +195,36 @@ pub async fn run(args: ReplayArgs, trace: &Trace) -> anyhow::Result<RunReport> {
                 index,
             };
             index += 1;
-            let (script, tracker, start, sent, rate) = (
-                script.clone(),
-                tracker.clone(),
-                start.clone(),
-                sent.clone(),
-                args.rate,
-            );
-            tasks.push(tokio::spawn(async move {
-                editor(
-                    spec, c, k, segment, rate, timeout, &script, &tracker, &start, &sent,
-                )
-                .await
-            }));
+            let (tracker, start, sent, rate) =
+                (tracker.clone(), start.clone(), sent.clone(), args.rate);
+            tasks.push(match &mode {
+                Mode::Turns(script) => {
+                    let script = script.clone();
+                    tokio::spawn(async move {
+                        editor(
+                            spec, c, k, segment, rate, timeout, &script, &tracker, &start, &sent,
+                        )
+                        .await
+                    })
+                }
+                Mode::Agents(plan) => {
+                    let (plan, state) = (plan.clone(), state.clone());
+                    tokio::spawn(async move {
+                        agents::Editor {
+                            agent: c,
+                            rate,
+                            timeout,
+                            plan,
+                            state,
+                            tracker: &tracker,
+                            start: &start,
+                            sent: &sent,
+                        }
+                        .run(spec)
+                        .await
+                    })
+                }
+            });
         }
     }
     let ticker = crate::report::tick(bar.clone(), sent.clone());
@@ -168,13 +232,21 @@ pub async fn run(args: ReplayArgs, trace: &Trace) -> anyhow::Result<RunReport> {
     start.wait().await;
     let began = Instant::now();
 
+    let params = match &mode {
+        Mode::Turns(_) => serde_json::json!({
+            "trace": args.trace, "docs": args.docs, "clients_per_doc": k, "txns_per_doc": txns_per_doc,
+            "segment": segment, "rate_per_doc": args.rate, "protocol": args.target.protocol,
+        }),
+        Mode::Agents(plan) => serde_json::json!({
+            "trace": args.trace, "docs": args.docs, "clients_per_doc": k, "txns_per_doc": txns_per_doc,
+            "agents": "one client per agent, each transaction at its parents' version",
+            "check": plan.check, "rate_per_doc": args.rate, "protocol": args.target.protocol,
+        }),
+    };
     let mut report = RunReport {
         scenario: "replay".into(),
         server: args.target.label.clone(),
-        params: serde_json::json!({
-            "trace": args.trace, "docs": args.docs, "clients_per_doc": k, "txns_per_doc": script.txns.len(),
-            "segment": segment, "rate_per_doc": args.rate, "protocol": args.target.protocol,
-        }),
+        params,
         clients: args.docs * k,
         docs: args.docs,
         converged: true,

@@ -1,6 +1,7 @@
 //! Integration tests of the load tester: loading traces and replaying them through yrs.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod causal;
 mod checksum;
 mod compaction_trace;
 mod locate;

@@ -32,6 +32,7 @@ fn build(start: &str, txns: &[Vec<RawPatch>]) -> Trace {
                 })
                 .collect(),
             agent: None,
+            parents: None,
         })
         .collect();
     Trace {

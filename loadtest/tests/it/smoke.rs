@@ -60,7 +60,7 @@ async fn replay_smoke_converges_without_errors() {
         target: target(&url),
         trace: "sveltecomponent.json.gz".into(),
         docs: 3,
-        clients: 3,
+        clients: Some(3),
         txns: 600,
         segment: 25,
         rate: 0.0,
@@ -75,6 +75,80 @@ async fn replay_smoke_converges_without_errors() {
     assert_eq!(report.latency.incomplete, 0);
     assert_eq!(report.latency.unmatched, 0);
     assert!(report.server_rss_max_bytes.is_some());
+}
+
+fn concurrent_args(url: &str, docs: usize, txns: usize) -> ReplayArgs {
+    ReplayArgs {
+        target: target(url),
+        trace: "concurrent/clownschool.json.gz".into(),
+        docs,
+        clients: None,
+        txns,
+        segment: 25,
+        rate: 0.0,
+        timeout: Duration::from_secs(60).into(),
+        doc_prefix: None,
+    }
+}
+
+/// Updates a prefix of the concurrent trace sends per document (transactions that change
+/// something), and the trace.
+fn concurrent(txns: usize) -> (Trace, u64) {
+    let trace =
+        Trace::load(weft_loadtest::traces_dir().join("concurrent/clownschool.json.gz")).unwrap();
+    let prefix = &trace.txns[..txns];
+    let schedule = weft_loadtest::causal::Schedule::new(prefix).unwrap();
+    let reference =
+        weft_loadtest::causal::replay_in_process(prefix, &schedule, &[1, 2, 3]).unwrap();
+    let updates = reference.silent.iter().filter(|s| !**s).count() as u64;
+    (trace, updates)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_of_a_concurrent_prefix_types_each_agent_at_its_versions() {
+    let (url, _dir, _stop) = weft().await;
+    let (trace, updates) = concurrent(2000);
+    // At a rate the other agents' concurrent transactions arrive before an agent's next one:
+    // only holding them back keeps its text at the version the trace names. (As fast as
+    // possible, each agent mostly types its branch before the others' arrive anyway.)
+    let mut args = concurrent_args(&url, 3, 2000);
+    args.rate = 500.0;
+    let report = replay::run(args, &trace).await.unwrap();
+    check(&report);
+    assert_eq!(report.clients, 3 * 3, "one client per agent and document");
+    assert_eq!(report.params["clients_per_doc"], 3);
+    assert_eq!(report.updates_sent, 3 * updates);
+    // Every update reached both other agents' clients of its document.
+    assert_eq!(report.latency.count, 3 * updates);
+    assert_eq!(report.latency.incomplete, 0);
+    assert_eq!(report.latency.unmatched, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_of_the_whole_concurrent_trace_ends_with_its_end_content() {
+    let (url, _dir, _stop) = weft().await;
+    let trace =
+        Trace::load(weft_loadtest::traces_dir().join("concurrent/clownschool.json.gz")).unwrap();
+    let report = replay::run(concurrent_args(&url, 1, 0), &trace)
+        .await
+        .unwrap();
+    check(&report);
+    assert_eq!(report.clients, 3);
+    assert_eq!(
+        report.params["check"],
+        "every client equals the trace's endContent"
+    );
+    assert_eq!(report.latency.incomplete, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_of_a_concurrent_trace_refuses_another_number_of_clients() {
+    let (url, _dir, _stop) = weft().await;
+    let (trace, _) = concurrent(10);
+    let mut args = concurrent_args(&url, 1, 10);
+    args.clients = Some(5);
+    let err = replay::run(args, &trace).await.unwrap_err().to_string();
+    assert!(err.contains("3 agents"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

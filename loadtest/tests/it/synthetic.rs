@@ -17,6 +17,7 @@ fn txn(patches: &[(usize, usize, &str)]) -> Txn {
             })
             .collect(),
         agent: None,
+        parents: None,
     }
 }
 

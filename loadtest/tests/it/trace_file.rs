@@ -50,10 +50,12 @@ fn small_expected() -> Trace {
                     insert: "Xé".to_owned(),
                 }],
                 agent: Some(4),
+                parents: Some(vec![]),
             },
             weft_loadtest::Txn {
                 patches: vec![],
                 agent: None,
+                parents: None,
             },
         ],
     }
