@@ -92,6 +92,9 @@ pub struct ChatMessage {
     pub channel: String,
     pub author: String,
     pub client_id: String,
+    /// The message's place in its channel (1, 2, 3, … in commit order).
+    #[serde(default)]
+    pub seq: i64,
     /// Empty when deleted.
     pub body: String,
     /// Unix milliseconds.

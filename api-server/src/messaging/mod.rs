@@ -7,7 +7,7 @@
 //! editor, editing a message its author, deleting one its author or a project admin
 //! (`access`). Every write that changed something is told to the chat sockets of every collab
 //! node through the bus (`publish`), as the same frames the sockets send their clients
-//! (`wire`). Inputs are checked in `validate`; the JSON shapes are in `views`.
+//! (storage's `chat_message`). Inputs are checked in `validate`; the JSON shapes are in `views`.
 
 pub mod access;
 pub mod channels;
@@ -18,7 +18,6 @@ pub mod reactions;
 pub mod reads;
 pub mod validate;
 pub mod views;
-pub mod wire;
 
 pub use publish::publish;
-pub use wire::chat_message;
+pub use weft_storage::accounts::chat_message;

@@ -88,11 +88,14 @@ pub struct ReactionView {
 /// A message. A deleted one stays as a tombstone: `deleted`, an empty body, no reactions.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MessageView {
-    /// UUIDv7: id order is send order.
+    /// UUIDv7, minted when it was sent.
     pub id: Uuid,
     pub channel_id: Uuid,
     pub author_id: Uuid,
     pub client_id: String,
+    /// Its place in the channel: 1, 2, 3, … in the order messages were stored (history pages
+    /// follow it).
+    pub seq: i64,
     pub body: String,
     /// Unix milliseconds, like every time here.
     pub created_at: i64,
@@ -109,6 +112,7 @@ impl From<Message> for MessageView {
             channel_id: m.channel_id,
             author_id: m.author_id,
             client_id: m.client_id,
+            seq: m.seq,
             body: m.body,
             created_at: m.created_at,
             edited_at: m.edited_at,

@@ -59,13 +59,13 @@ impl Shared {
 /// What the hub hands a socket.
 #[derive(Debug)]
 pub enum Delivery {
-    /// A frame for the socket's subscription `generation` of `channel`; `message` is the id of
-    /// a `message_created`, which the socket delivers at most once.
+    /// A frame for the socket's subscription `generation` of `channel`; `message` is the
+    /// (seq, id) of a `message_created`, which the socket delivers at most once.
     Channel {
         channel: Uuid,
         generation: u64,
         frame: Arc<Shared>,
-        message: Option<Uuid>,
+        message: Option<(i64, Uuid)>,
     },
     /// A presence change of `project`, for the socket's `membership` in it.
     Presence {
@@ -350,7 +350,9 @@ impl Hub {
             return;
         }
         let message = match &frame {
-            ServerFrame::MessageCreated { message } => Uuid::parse_str(&message.id).ok(),
+            ServerFrame::MessageCreated { message } => Uuid::parse_str(&message.id)
+                .ok()
+                .map(|id| (message.seq, id)),
             _ => None,
         };
         deliver(entry, channel, Shared::new(frame), message);
@@ -538,7 +540,7 @@ fn stopped_typing(channel: Uuid, user: &str) -> Arc<Shared> {
 }
 
 /// Queues `frame` for every subscriber of `channel`.
-fn deliver(entry: &Project, channel: Uuid, frame: Arc<Shared>, message: Option<Uuid>) {
+fn deliver(entry: &Project, channel: Uuid, frame: Arc<Shared>, message: Option<(i64, Uuid)>) {
     let Some(subscribers) = entry.channels.get(&channel) else {
         return;
     };

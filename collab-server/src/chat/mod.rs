@@ -7,14 +7,14 @@
 //! of subscriptions with one bus subscription per project that has local subscribers;
 //! `presence.rs` and `typing.rs` are the per-project online and typing state; `recovery.rs`
 //! reads what a subscription missed from the database; `publish.rs` is the ordered outbox the
-//! hub publishes through; `convert.rs` maps stored messages to frames; `auth.rs` loads the
+//! hub publishes through (stored messages become frames through storage's `chat_message`);
+//! `auth.rs` loads the
 //! shared secret and names the roles that read and write.
 //!
 //! Nodes share chat through the bus channel of each project: messages, edits, deletes and
 //! reactions (also from api-server), typing, and presence with per-node heartbeats.
 
 pub mod auth;
-mod convert;
 pub mod hub;
 mod presence;
 mod publish;

@@ -1,6 +1,7 @@
 //! What a subscription replays from the database: on subscribe, every message after the
 //! client's `since`; after events may have been lost, every message after the newest one the
-//! socket delivered. Both read `messages After(id)` and are bounded by the recovery limit.
+//! socket delivered. Both read `messages After(id)` (by the channel's commit-order `seq`) and
+//! are bounded by the recovery limit.
 //!
 //! Callers subscribe to live events (and let them queue) before calling these, so a message
 //! stored concurrently is either read here or arrives live afterwards, and the socket's seen
@@ -16,9 +17,9 @@ pub struct Recovery {
     pub recovered: bool,
     /// The messages to replay, oldest first (empty unless recovered).
     pub messages: Vec<Message>,
-    /// The newest message id the client has now seen or been given, as far as the database
-    /// knows (None: the channel is empty); later catch-ups read after it.
-    pub last: Option<Uuid>,
+    /// The newest message the client has now seen or been given, as (seq, id), as far as the
+    /// database knows (None: the channel is empty); later catch-ups read after it.
+    pub last: Option<(i64, Uuid)>,
 }
 
 /// Reads what a client subscribing to `channel` with `since` missed: at most `limit` messages,
@@ -32,15 +33,15 @@ pub async fn recover(
 ) -> Result<Recovery, AccountsError> {
     let since = match since.map(Uuid::parse_str) {
         Some(Ok(id)) => match accounts.message(id).await? {
-            Some(message) if message.channel_id == channel => Some(id),
+            Some(message) if message.channel_id == channel => Some((message.seq, id)),
             _ => None,
         },
         _ => None,
     };
     if let Some(since) = since
-        && let Some(messages) = after(accounts, channel, Some(since), limit).await?
+        && let Some(messages) = after(accounts, channel, Some(since.1), limit).await?
     {
-        let last = messages.last().map(|m| m.id).or(Some(since));
+        let last = messages.last().map(|m| (m.seq, m.id)).or(Some(since));
         return Ok(Recovery {
             recovered: true,
             messages,
@@ -51,7 +52,7 @@ pub async fn recover(
     Ok(Recovery {
         recovered: false,
         messages: Vec::new(),
-        last: latest.last().map(|m| m.id),
+        last: latest.last().map(|m| (m.seq, m.id)),
     })
 }
 

@@ -12,7 +12,6 @@
 //! again by a catch-up, reaches the client once.
 
 use super::auth::{READ_ROLE, SEND_ROLE};
-use super::convert::chat_message;
 use super::hub::{Delivery, Hub, Shared, SocketRef};
 use super::recovery;
 use crate::connection::{classify_read_error, send_close};
@@ -34,6 +33,7 @@ use uuid::Uuid;
 use weft_protocol::chat::{
     ClientFrame, MAX_BODY_CHARS, MAX_CLIENT_ID_CHARS, ServerFrame, error_code,
 };
+use weft_storage::accounts::chat_message;
 use weft_storage::accounts::{Accounts, AccountsError, HistoryPage, Role};
 
 static NEXT_CHAT_CONN: AtomicU64 = AtomicU64::new(1);
@@ -108,8 +108,9 @@ struct Sub {
     membership: u64,
     can_send: bool,
     seen: Seen,
-    /// The newest message id delivered (or known at subscribe); catch-ups read after it.
-    last: Option<Uuid>,
+    /// The newest message delivered (or known at subscribe), as (seq, id); catch-ups read
+    /// after it.
+    last: Option<(i64, Uuid)>,
     /// When this socket last published `typing` here (renewals are throttled).
     typed_at: Option<Instant>,
 }
@@ -498,11 +499,11 @@ impl Socket {
                 if sub.generation != generation {
                     return Ok(());
                 }
-                if let Some(id) = message {
+                if let Some((seq, id)) = message {
                     if !sub.seen.insert(id) {
                         return Ok(());
                     }
-                    sub.last = sub.last.max(Some(id));
+                    sub.last = sub.last.max(Some((seq, id)));
                 }
                 self.write_shared(&frame).await
             }
@@ -537,7 +538,7 @@ impl Socket {
             return Ok(());
         }
         self.ctx.metrics.chat_catch_ups.inc();
-        let last = sub.last;
+        let last = sub.last.map(|(_, id)| id);
         let read =
             recovery::after(&self.ctx.accounts, channel, last, self.ctx.recovery_limit).await;
         match read {
@@ -549,7 +550,7 @@ impl Socket {
                     if !sub.seen.insert(message.id) {
                         continue;
                     }
-                    sub.last = sub.last.max(Some(message.id));
+                    sub.last = sub.last.max(Some((message.seq, message.id)));
                     let frame = ServerFrame::MessageCreated {
                         message: chat_message(&message),
                     };
@@ -567,7 +568,7 @@ impl Socket {
                     .await
                     && let Some(sub) = self.subs.get_mut(&channel)
                 {
-                    sub.last = latest.last().map(|m| m.id).max(sub.last);
+                    sub.last = latest.last().map(|m| (m.seq, m.id)).max(sub.last);
                 }
                 self.error(
                     error_code::HISTORY_GAP,

@@ -1,7 +1,10 @@
 -- Messaging: channels of a project, their messages, reactions and each member's read position.
 -- A message is unique per (channel, author, client_id), so a send that is retried with the same
 -- client message id finds the first one instead of adding a duplicate. Deleting a message keeps
--- a tombstone (deleted_at set, body emptied) so clients that saw it learn it went.
+-- a tombstone (deleted_at set, body emptied) so clients that saw it learn it went. `seq` numbers a
+-- channel's messages 1, 2, 3, … in commit order (an insert takes the channel's highest plus one and
+-- retries on a clash), so "everything after this message" never skips one committed late; ids,
+-- minted from a clock before the insert, do not promise that.
 CREATE TABLE channels (
     id         TEXT PRIMARY KEY,
     project_id TEXT NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
@@ -19,14 +22,14 @@ CREATE TABLE messages (
     channel_id TEXT NOT NULL REFERENCES channels (id) ON DELETE CASCADE,
     author_id  TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     client_id  TEXT NOT NULL,
+    seq        INTEGER NOT NULL,
     body       TEXT NOT NULL,
     created_at INTEGER NOT NULL,
     edited_at  INTEGER,
     deleted_at INTEGER,
-    UNIQUE (channel_id, author_id, client_id)
+    UNIQUE (channel_id, author_id, client_id),
+    UNIQUE (channel_id, seq)
 );
-
-CREATE INDEX messages_channel ON messages (channel_id, id);
 
 CREATE TABLE message_reactions (
     message_id TEXT NOT NULL REFERENCES messages (id) ON DELETE CASCADE,

@@ -21,6 +21,9 @@ pub struct Message {
     pub author_id: Uuid,
     /// The sender's own id for this message; a second send with it returns this message.
     pub client_id: String,
+    /// The message's place in its channel, 1, 2, 3, … in commit order: a reader that has
+    /// seen message n has seen every message before it.
+    pub seq: i64,
     /// Empty once deleted.
     pub body: String,
     pub created_at: i64,
@@ -50,7 +53,11 @@ pub struct Sent {
 }
 
 const COLUMNS: &str =
-    "id, channel_id, author_id, client_id, body, created_at, edited_at, deleted_at";
+    "id, channel_id, author_id, client_id, seq, body, created_at, edited_at, deleted_at";
+
+/// Attempts at taking a channel's next sequence number before giving up (each clash means
+/// another message of the channel committed meanwhile).
+const SEQ_ATTEMPTS: usize = 64;
 
 fn message_from(row: &AnyRow) -> Result<Message, AccountsError> {
     Ok(Message {
@@ -58,6 +65,7 @@ fn message_from(row: &AnyRow) -> Result<Message, AccountsError> {
         channel_id: decode::uuid(row, "channel_id")?,
         author_id: decode::uuid(row, "author_id")?,
         client_id: row.try_get("client_id")?,
+        seq: row.try_get("seq")?,
         body: row.try_get("body")?,
         created_at: row.try_get("created_at")?,
         edited_at: row.try_get("edited_at")?,
@@ -76,22 +84,36 @@ impl Accounts {
         client_id: &str,
         body: &str,
     ) -> Result<Sent, AccountsError> {
-        let id = Uuid::now_v7();
-        let inserted = sqlx::query(
-            "INSERT INTO messages (id, channel_id, author_id, client_id, body, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) \
-             ON CONFLICT (channel_id, author_id, client_id) DO NOTHING",
-        )
-        .bind(id_text(id))
-        .bind(id_text(channel))
-        .bind(id_text(author))
-        .bind(client_id)
-        .bind(body)
-        .bind(now_ms())
-        .execute(self.db.pool())
-        .await
-        .map_err(refused("message", "channel or user"))?
-        .rows_affected();
+        let mut inserted = 0;
+        for attempt in 1..=SEQ_ATTEMPTS {
+            let written = sqlx::query(
+                "INSERT INTO messages \
+                 (id, channel_id, author_id, client_id, seq, body, created_at) \
+                 SELECT $1, $2, $3, $4, COALESCE(MAX(seq), 0) + 1, $5, $6 \
+                 FROM messages WHERE channel_id = $2 \
+                 ON CONFLICT (channel_id, author_id, client_id) DO NOTHING",
+            )
+            .bind(id_text(Uuid::now_v7()))
+            .bind(id_text(channel))
+            .bind(id_text(author))
+            .bind(client_id)
+            .bind(body)
+            .bind(now_ms())
+            .execute(self.db.pool())
+            .await;
+            match written {
+                Ok(done) => {
+                    inserted = done.rows_affected();
+                    break;
+                }
+                // Another message of the channel took this sequence number first.
+                Err(e)
+                    if attempt < SEQ_ATTEMPTS
+                        && e.as_database_error().map(|d| d.kind())
+                            == Some(sqlx::error::ErrorKind::UniqueViolation) => {}
+                Err(e) => return Err(refused("message", "channel or user")(e)),
+            }
+        }
         let row = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM messages \
              WHERE channel_id = $1 AND author_id = $2 AND client_id = $3"
@@ -130,16 +152,32 @@ impl Accounts {
         which: HistoryPage,
         page: u32,
     ) -> Result<Vec<Message>, AccountsError> {
+        // Pages follow `seq` (commit order). A cursor that is a message of the channel stands
+        // for its `seq`; any other id for the messages minted before it, by id.
         let (condition, order, bound) = match which {
             HistoryPage::Latest => ("", "DESC", None),
-            HistoryPage::Before(id) => ("AND id < $2", "DESC", Some(id)),
-            HistoryPage::After(id) => ("AND id > $2", "ASC", Some(id)),
+            HistoryPage::Before(id) => (
+                "AND seq < COALESCE(\
+                   (SELECT seq FROM messages WHERE channel_id = $1 AND id = $2), \
+                   (SELECT COALESCE(MAX(seq), 0) + 1 FROM messages \
+                     WHERE channel_id = $1 AND id < $2))",
+                "DESC",
+                Some(id),
+            ),
+            HistoryPage::After(id) => (
+                "AND seq > COALESCE(\
+                   (SELECT seq FROM messages WHERE channel_id = $1 AND id = $2), \
+                   (SELECT COALESCE(MAX(seq), 0) FROM messages \
+                     WHERE channel_id = $1 AND id <= $2))",
+                "ASC",
+                Some(id),
+            ),
         };
         // Placeholders are numbered in the order they appear, as SQLite wants.
         let limit_slot = if bound.is_some() { "$3" } else { "$2" };
         let sql = format!(
             "SELECT {COLUMNS} FROM messages WHERE channel_id = $1 {condition} \
-             ORDER BY id {order} LIMIT {limit_slot}"
+             ORDER BY seq {order} LIMIT {limit_slot}"
         );
         let mut query = sqlx::query(&sql).bind(id_text(channel));
         if let Some(id) = bound {

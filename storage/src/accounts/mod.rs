@@ -15,6 +15,7 @@
 //! takes its write lock at once and concurrent callers queue.
 
 mod channels;
+mod chat_wire;
 mod decode;
 mod documents;
 mod files;
@@ -30,6 +31,7 @@ mod versions;
 pub mod webhooks;
 
 pub use channels::{Channel, Unread};
+pub use chat_wire::chat_message;
 pub use documents::Document;
 pub use files::{File, FileStatus, NewFile, file_blob_key};
 pub use invitations::Invitation;

@@ -507,3 +507,51 @@ async fn read_positions_only_move_forward_and_unread_counts_what_others_sent() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn concurrent_sends_number_a_channel_without_gaps_and_pages_follow_the_numbers() {
+    on_every_backend(|accounts, name| async move {
+        let w = world(&accounts).await;
+        // 40 senders at once in one channel: every message gets its own number, 1..=40.
+        let sends = (0..40).map(|i| {
+            let accounts = accounts.clone();
+            let (channel, author) = (w.channel.id, if i % 2 == 0 { w.ada.id } else { w.bob.id });
+            async move {
+                accounts
+                    .send_message(channel, author, &format!("c{i}"), "hi")
+                    .await
+                    .unwrap()
+                    .message
+            }
+        });
+        let sent = futures_util::future::join_all(sends).await;
+        let mut seqs: Vec<i64> = sent.iter().map(|m| m.seq).collect();
+        seqs.sort_unstable();
+        assert_eq!(seqs, (1..=40).collect::<Vec<_>>(), "{name}");
+        // Whatever order the ids were minted in, "after message n" is exactly n+1…40.
+        let tenth = sent.iter().find(|m| m.seq == 10).unwrap();
+        let after = accounts
+            .messages(w.channel.id, HistoryPage::After(tenth.id), 100)
+            .await
+            .unwrap();
+        let after: Vec<i64> = after.iter().map(|m| m.seq).collect();
+        assert_eq!(after, (11..=40).collect::<Vec<_>>(), "{name}");
+        let before = accounts
+            .messages(w.channel.id, HistoryPage::Before(tenth.id), 100)
+            .await
+            .unwrap();
+        let before: Vec<i64> = before.iter().map(|m| m.seq).collect();
+        assert_eq!(before, (1..=9).collect::<Vec<_>>(), "{name}");
+        // Another channel numbers from 1 again.
+        let other = accounts
+            .create_channel(w.project, "other", "", w.ada.id)
+            .await
+            .unwrap();
+        assert_eq!(
+            send(&accounts, other.id, w.ada.id, "x").await.seq,
+            1,
+            "{name}"
+        );
+    })
+    .await;
+}

@@ -1,8 +1,9 @@
 //! A stored message as the chat socket's frames carry it: the one mapping from storage to the
-//! protocol, shared by the REST routes (which publish frames on the bus) and the chat socket.
+//! protocol, shared by api-server's messaging routes (which publish frames on the bus) and
+//! collab-server's chat socket.
 
+use super::Message;
 use weft_protocol::chat::{ChatMessage, ChatReaction};
-use weft_storage::accounts::Message;
 
 /// `message` as chat clients see it (ids as hyphenated UUID strings; a tombstone has an empty
 /// body, `deleted` set and no reactions).
@@ -12,6 +13,7 @@ pub fn chat_message(message: &Message) -> ChatMessage {
         channel: message.channel_id.to_string(),
         author: message.author_id.to_string(),
         client_id: message.client_id.clone(),
+        seq: message.seq,
         body: message.body.clone(),
         created_at: message.created_at,
         edited_at: message.edited_at,
@@ -31,7 +33,7 @@ pub fn chat_message(message: &Message) -> ChatMessage {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use weft_storage::accounts::{Reaction, Uuid};
+    use crate::accounts::{Reaction, Uuid};
 
     #[test]
     fn every_field_is_carried_over() {
@@ -46,6 +48,7 @@ mod tests {
             channel_id: channel,
             author_id: author,
             client_id: "k1".into(),
+            seq: 4,
             body: "hi".into(),
             created_at: 5,
             edited_at: Some(6),
@@ -59,7 +62,7 @@ mod tests {
         assert_eq!(wire.id, id.to_string());
         assert_eq!(wire.channel, channel.to_string());
         assert_eq!(wire.author, author.to_string());
-        assert_eq!(wire.client_id, "k1");
+        assert_eq!((wire.client_id.as_str(), wire.seq), ("k1", 4));
         assert_eq!(wire.body, "hi");
         assert_eq!((wire.created_at, wire.edited_at), (5, Some(6)));
         assert!(!wire.deleted);
