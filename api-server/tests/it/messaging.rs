@@ -948,7 +948,9 @@ async fn next_frame(subscription: &mut Subscription, channel: &str) -> ServerFra
         panic!("unexpected bus event {event:?}");
     };
     let envelope = ChatEnvelope::decode(&bytes).unwrap();
-    let ChatBusEvent::Channel { channel: on, frame } = envelope.event;
+    let ChatBusEvent::Channel { channel: on, frame } = envelope.event else {
+        panic!("unexpected chat bus event {:?}", envelope.event);
+    };
     assert_eq!(on, channel);
     frame
 }

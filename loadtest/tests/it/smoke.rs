@@ -27,6 +27,41 @@ async fn weft() -> (String, tempfile::TempDir, tokio::sync::oneshot::Sender<()>)
     (format!("ws://{addr}/ws/{{doc}}"), dir, stop)
 }
 
+/// The one-process default (collab tier, chat socket and REST at `/api` on one port, as
+/// `cargo run --release` serves them) on a fresh port and data folder; returns its address.
+async fn weft_with_rest() -> (
+    std::net::SocketAddr,
+    tempfile::TempDir,
+    tokio::sync::oneshot::Sender<()>,
+) {
+    use weft_collab_server::server::{open_backends, run_with};
+    let dir = tempfile::tempdir().unwrap();
+    let config = weft_collab_server::Config::with_data_dir(dir.path().join("data"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let backends = open_backends(&config, addr).await.unwrap();
+    let mut rest = <weft_api_server::Config as clap::Parser>::parse_from(["api-server"]);
+    rest.listen = addr;
+    rest.data_dir = dir.path().join("data");
+    let api = weft_api_server::state_with(
+        rest,
+        backends.storage.db.clone(),
+        backends.storage.docs.clone(),
+        backends.bus.clone(),
+        backends.storage.blobs.store(),
+    )
+    .unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        run_with(listener, config, backends, weft_api_server::router(api), async {
+            let _ = stopped.await;
+        })
+        .await
+        .unwrap();
+    });
+    (addr, dir, stop)
+}
+
 fn target(url: &str) -> Target {
     Target {
         url: url.to_owned(),
@@ -181,4 +216,34 @@ async fn join_storm_smoke_syncs_every_joiner_to_the_whole_document() {
     let report = join_storm::run(args, &trace()).await.unwrap();
     check(&report);
     assert_eq!(report.sync.count, 20);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_smoke_delivers_every_message_to_every_subscriber_once() {
+    use weft_loadtest::scenario::chat::{self, ChatArgs, Encoding};
+    let (addr, _dir, _stop) = weft_with_rest().await;
+    for encoding in [Encoding::Msgpack, Encoding::Json] {
+        let args = ChatArgs {
+            url: format!("ws://{addr}/chat"),
+            api: format!("http://{addr}/api"),
+            channels: 2,
+            subscribers: 10,
+            senders: 2,
+            messages: 25,
+            rate: 0.0,
+            encoding,
+            server_pid: Some(std::process::id()),
+            label: "weft".into(),
+            timeout: Duration::from_secs(60).into(),
+        };
+        let report = chat::run(args).await.unwrap();
+        check(&report.run);
+        assert_eq!((report.duplicates, report.missing), (0, 0));
+        assert_eq!(report.run.updates_sent, 2 * 2 * 25);
+        // Every message reached all 10 subscribers of its channel.
+        assert_eq!(report.run.latency.count, 2 * 2 * 25);
+        assert_eq!(report.per_delivery.count, 2 * 2 * 25 * 10);
+        assert_eq!(report.run.latency.incomplete, 0);
+        assert_eq!(report.run.latency.unmatched, 0);
+    }
 }
