@@ -5,10 +5,12 @@
 //! the collab token that api-server mints and collab-server checks ([`token`]), the envelopes
 //! collab nodes exchange over the bus ([`envelope`]), and what the REST API computes from a
 //! document: its content as JSON ([`doc_json`]) and the update that restores an earlier version
-//! ([`restore`]). It never touches a socket, a clock-driven runtime or a file, so it can be fuzzed
-//! and property-tested in isolation, the way y-sweet-core and mini-redis's `frame.rs` are.
+//! ([`restore`]); and the design import format, its validator and its Yjs builder ([`design`]).
+//! It never touches a socket, a clock-driven runtime or a file, so it can be fuzzed and
+//! property-tested in isolation, the way y-sweet-core and mini-redis's `frame.rs` are.
 
 pub mod awareness;
+pub mod design;
 pub mod doc_json;
 mod doc_tree;
 pub mod envelope;
