@@ -39,7 +39,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let parsed = parse(&bytes, &Limits::DEFAULT).map_err(|e| format!("{e:?}"))?;
         let parsed_at = Instant::now();
         assert_eq!(parsed.node_count, nodes);
-        update_len = build_update(parsed).len();
+        update_len = build_update(parsed, 1).len();
         parse_times.push(parsed_at - started);
         build_times.push(parsed_at.elapsed());
     }
@@ -86,16 +86,20 @@ fn generate(nodes: usize) -> Value {
                     let id = format!("{page_no}:{frame_no}:{group_no}:{}", leaves.len());
                     leaves.push(leaf(&id, leaves.len()));
                 }
-                groups.push(json!({"id": format!("{page_no}:{frame_no}:{group_no}"), "type": "group",
+                groups.push(
+                    json!({"id": format!("{page_no}:{frame_no}:{group_no}"), "type": "group",
                     "name": format!("Group {group_no}"),
                     "geometry": {"x": 40, "y": 40 + 120 * group_no, "width": 1200, "height": 100},
-                    "children": leaves}));
+                    "children": leaves}),
+                );
             }
-            frames.push(json!({"id": format!("{page_no}:{frame_no}"), "type": "frame",
+            frames.push(
+                json!({"id": format!("{page_no}:{frame_no}"), "type": "frame",
                 "name": format!("Screen {frame_no}"),
                 "geometry": {"x": 1500 * frame_no, "y": 0, "width": 1440, "height": 900},
                 "style": {"fills": [{"type": "solid", "color": "#FFFFFF"}], "cornerRadius": 8},
-                "children": groups}));
+                "children": groups}),
+            );
         }
         pages.push(json!({"id": format!("{page_no}"), "type": "page",
             "name": format!("Page {page_no}"), "children": frames}));
@@ -106,9 +110,11 @@ fn generate(nodes: usize) -> Value {
 fn leaf(id: &str, n: usize) -> Value {
     let geometry = json!({"x": 150 * n, "y": 10, "width": 140, "height": 80, "rotation": 0});
     match n % 3 {
-        0 => json!({"id": id, "type": "rectangle", "name": format!("Card {id}"), "geometry": geometry,
+        0 => {
+            json!({"id": id, "type": "rectangle", "name": format!("Card {id}"), "geometry": geometry,
             "style": {"fills": [{"type": "solid", "color": "#3355FF"}], "cornerRadius": 6,
-                      "strokes": [{"type": "solid", "color": "#00000022"}], "strokeWeight": 1}}),
+                      "strokes": [{"type": "solid", "color": "#00000022"}], "strokeWeight": 1}})
+        }
         1 => json!({"id": id, "type": "ellipse", "name": format!("Dot {id}"), "geometry": geometry,
             "style": {"fills": [{"type": "radial-gradient", "stops": [
                 {"position": 0, "color": "#FF8800"}, {"position": 1, "color": "#FF880000"}]}],

@@ -19,113 +19,103 @@
 //! properties (one user moves a node while another resizes it) both survive.
 
 use super::Design;
-use super::schema::{DesignNode, Style};
+use super::schema::{DesignNode, NodeType, Style};
 use serde_json::Value;
-use yrs::types::text::DeltaPrelim;
-use yrs::{Any, ArrayPrelim, Doc, In, Map, MapPrelim, ReadTxn, StateVector, TextPrelim, Transact};
+use yrs::{
+    Any, Array, ArrayPrelim, Doc, Map, MapPrelim, MapRef, ReadTxn, StateVector, TextPrelim,
+    Transact, TransactionMut,
+};
 
 /// The name of the root `Y.Map` holding the document node.
 pub const ROOT: &str = "design";
 
-/// The design as one Yjs update (v1 encoding), written by a fresh random client id, that
-/// creates root [`ROOT`] in an empty document.
-pub fn build_update(design: Design) -> Vec<u8> {
-    let doc = Doc::new();
+/// The largest Yjs client id (they are 53-bit, so JavaScript numbers hold them exactly).
+const MAX_CLIENT_ID: u64 = (1 << 53) - 1;
+
+/// The design as one Yjs update (v1 encoding) that creates root [`ROOT`] in an empty document,
+/// written by Yjs client `client_id` (its low 53 bits).
+///
+/// Nodes and their members are written in a fixed order, so the same design and client id
+/// always give the same items under the same ids, and Yjs skips items whose ids it already
+/// has: applying a second build of one design to a document holding the first changes nothing
+/// (a resumed import job relies on this). Pick a client id no editor uses (a random one, or
+/// one derived from a random job id).
+pub fn build_update(design: Design, client_id: u64) -> Vec<u8> {
+    let doc = Doc::with_client_id((client_id & MAX_CLIENT_ID).max(1));
     let root = doc.get_or_insert_map(ROOT);
     {
         let mut txn = doc.transact_mut();
-        for (key, value) in node_map(design.root).0 {
-            root.insert(&mut txn, key, value);
-        }
+        write_node(&mut txn, &root, design.root);
     }
     doc.transact()
         .encode_state_as_update_v1(&StateVector::default())
 }
 
-/// A node map's entries before integration (yrs's `MapPrelim` hides its map).
-struct Entries(Vec<(&'static str, In)>);
-
-impl Entries {
-    fn put(&mut self, key: &'static str, value: impl Into<In>) {
-        self.0.push((key, value.into()));
-    }
-}
-
-fn node_map(node: DesignNode) -> Entries {
-    let mut m = Entries(Vec::with_capacity(10));
+/// Writes `node`'s members into `map` (the recursion is bounded by the validated depth).
+fn write_node(txn: &mut TransactionMut, map: &MapRef, node: DesignNode) {
     let kind = node.kind;
-    m.put("id", node.id);
-    m.put("type", kind.as_str());
-    m.put("name", node.name);
+    map.insert(txn, "id", node.id);
+    map.insert(txn, "type", kind.as_str());
+    map.insert(txn, "name", node.name);
     if let Some(g) = node.geometry {
-        let geometry: MapPrelim = [
+        let geometry = map.insert(txn, "geometry", MapPrelim::default());
+        for (key, value) in [
             ("x", g.x),
             ("y", g.y),
             ("width", g.width),
             ("height", g.height),
             ("rotation", g.rotation),
-        ]
-        .into();
-        m.put("geometry", geometry);
-    }
-    if kind != super::NodeType::Document {
-        m.put("style", style_map(node.style.unwrap_or_default()));
-    }
-    if kind.is_container() {
-        let children: ArrayPrelim = node
-            .children
-            .into_iter()
-            .map(|child| In::Map(prelim(node_map(child))))
-            .collect();
-        m.put("children", children);
-    }
-    if let Some(text) = node.characters {
-        if text.is_empty() {
-            m.put("characters", In::Text(DeltaPrelim::default()));
-        } else {
-            m.put("characters", TextPrelim::new(text));
+        ] {
+            geometry.insert(txn, key, value);
         }
     }
+    if kind != NodeType::Document {
+        let style = map.insert(txn, "style", MapPrelim::default());
+        write_style(txn, &style, node.style.unwrap_or_default());
+    }
+    if let Some(text) = node.characters {
+        map.insert(txn, "characters", TextPrelim::new(text));
+    }
     if let Some(component) = node.component_id {
-        m.put("componentId", component);
+        map.insert(txn, "componentId", component);
     }
     if let Some(path) = node.path {
-        m.put("path", path);
+        map.insert(txn, "path", path);
     }
     if let Some(data) = node.data {
-        m.put("data", json_to_any(&Value::Object(data)));
+        map.insert(txn, "data", json_to_any(&Value::Object(data)));
     }
-    m
+    if kind.is_container() {
+        let children = map.insert(txn, "children", ArrayPrelim::default());
+        for child in node.children {
+            let child_map = children.push_back(txn, MapPrelim::default());
+            write_node(txn, &child_map, child);
+        }
+    }
 }
 
-fn prelim(entries: Entries) -> MapPrelim {
-    entries.0.into_iter().collect()
-}
-
-fn style_map(style: Style) -> MapPrelim {
-    let mut m = Entries(Vec::new());
+fn write_style(txn: &mut TransactionMut, map: &MapRef, style: Style) {
     if let Some(fills) = style.fills {
-        m.put("fills", to_any(&fills));
+        map.insert(txn, "fills", to_any(&fills));
     }
     if let Some(strokes) = style.strokes {
-        m.put("strokes", to_any(&strokes));
+        map.insert(txn, "strokes", to_any(&strokes));
     }
     if let Some(w) = style.stroke_weight {
-        m.put("strokeWeight", w);
+        map.insert(txn, "strokeWeight", w);
     }
     if let Some(o) = style.opacity {
-        m.put("opacity", o);
+        map.insert(txn, "opacity", o);
     }
     if let Some(r) = style.corner_radius {
-        m.put("cornerRadius", r);
+        map.insert(txn, "cornerRadius", r);
     }
     if let Some(v) = style.visible {
-        m.put("visible", v);
+        map.insert(txn, "visible", v);
     }
     if let Some(font) = style.font {
-        m.put("font", to_any(&font));
+        map.insert(txn, "font", to_any(&font));
     }
-    prelim(m)
 }
 
 /// A schema value as a plain Yjs value (through its JSON form).

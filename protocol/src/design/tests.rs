@@ -7,7 +7,7 @@ use super::*;
 use serde_json::{Value, json};
 use yrs::types::ToJson;
 use yrs::updates::decoder::Decode;
-use yrs::{Array, ArrayRef, Doc, GetString, Map, MapRef, Out, TextRef, Transact, Update};
+use yrs::{Array, ArrayRef, Doc, GetString, Map, MapRef, Out, ReadTxn, TextRef, Transact, Update};
 
 fn rect(id: &str, name: &str, x: f64, width: f64) -> Value {
     json!({"id": id, "type": "rectangle", "name": name,
@@ -72,7 +72,7 @@ fn pointers(issues: &[Issue]) -> Vec<&str> {
 
 fn built(design: Value) -> Doc {
     let design = parse_value(design, &Limits::DEFAULT).unwrap();
-    let update = build_update(design);
+    let update = build_update(design, 7);
     let doc = Doc::new();
     doc.transact_mut()
         .apply_update(Update::decode_v1(&update).unwrap())
@@ -382,7 +382,7 @@ fn design_deepest_accepted_nesting_parses_from_json() {
     assert_eq!(parsed.node_count, MAX_DEPTH);
     let doc = Doc::new();
     doc.transact_mut()
-        .apply_update(Update::decode_v1(&build_update(parsed)).unwrap())
+        .apply_update(Update::decode_v1(&build_update(parsed, 7)).unwrap())
         .unwrap();
     // The JSON view reads all the way down.
     let mut at = &crate::doc_to_json(&doc)[ROOT];
@@ -461,11 +461,43 @@ fn design_update_applies_to_a_document_that_already_has_other_roots() {
     let doc = Doc::new();
     let notes = doc.get_or_insert_text("notes");
     yrs::Text::insert(&notes, &mut doc.transact_mut(), 0, "keep me");
-    let update = build_update(parse_value(sample(), &Limits::DEFAULT).unwrap());
+    let update = build_update(parse_value(sample(), &Limits::DEFAULT).unwrap(), 7);
     doc.transact_mut()
         .apply_update(Update::decode_v1(&update).unwrap())
         .unwrap();
     let view = crate::doc_to_json(&doc);
     assert_eq!(view["notes"], "keep me");
     assert_eq!(view[ROOT]["children"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn design_built_twice_with_one_client_id_applies_once() {
+    // A resumed import job appends its update again; the second copy must change nothing.
+    let first = build_update(parse_value(sample(), &Limits::DEFAULT).unwrap(), 1234);
+    let second = build_update(parse_value(sample(), &Limits::DEFAULT).unwrap(), 1234);
+    let doc = Doc::new();
+    doc.transact_mut()
+        .apply_update(Update::decode_v1(&first).unwrap())
+        .unwrap();
+    let before = (doc.transact().state_vector(), crate::doc_to_json(&doc));
+    doc.transact_mut()
+        .apply_update(Update::decode_v1(&second).unwrap())
+        .unwrap();
+    assert_eq!(
+        (doc.transact().state_vector(), crate::doc_to_json(&doc)),
+        before
+    );
+    assert_eq!(
+        before.1[ROOT]["children"][0]["children"][0]["children"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    // A different client id writes different items: two imports never merge into one tree.
+    let other = build_update(parse_value(sample(), &Limits::DEFAULT).unwrap(), 99);
+    doc.transact_mut()
+        .apply_update(Update::decode_v1(&other).unwrap())
+        .unwrap();
+    assert_ne!(doc.transact().state_vector(), before.0);
 }
