@@ -1,6 +1,7 @@
 //! The accounts repository the REST tier keeps its records in: users and their refresh
 //! tokens, organizations with members and invitations, projects with per-project role
-//! overrides, documents and their named versions.
+//! overrides, documents and their named versions, and design imports (which are also the
+//! import worker's job queue, migration `0006_imports`).
 //!
 //! It is a thin layer of SQL over the shared [`Database`] (tables from migration
 //! `0002_accounts`), one file per kind of record. Ids are UUIDv7, stored as hyphenated text
@@ -13,6 +14,7 @@
 
 mod decode;
 mod documents;
+mod imports;
 mod invitations;
 mod members;
 mod orgs;
@@ -23,6 +25,7 @@ mod users;
 mod versions;
 
 pub use documents::Document;
+pub use imports::{ClaimedImport, Import, ImportOutcome, ImportStatus, NewImport};
 pub use invitations::Invitation;
 pub use members::Member;
 pub use orgs::Org;

@@ -10,4 +10,5 @@ mod data_dir;
 mod doc_edits;
 mod docs;
 mod docs_prop;
+mod imports;
 mod support;
