@@ -37,6 +37,12 @@ cat >"$work/schemathesis.toml" <<TOML
 [[operations]]
 include-name = "POST /api/projects/{project}/documents/{doc}/updates"
 checks.positive_data_acceptance.enabled = false
+
+# A file import names an upload the schema cannot conjure (and answers 422 until the uploads
+# module is wired): a 4xx there is right. Inline imports are accepted (202) and fail later.
+[[operations]]
+include-name = "POST /api/projects/{project}/imports"
+checks.positive_data_acceptance.enabled = false
 TOML
 
 # One worker: CPython 3.11 can fail compiling schemathesis' generated code from two threads.

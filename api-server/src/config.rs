@@ -79,6 +79,16 @@ pub struct Config {
     /// Largest Yjs update accepted by `POST …/updates` (bytes).
     #[arg(long, env = "API_MAX_UPDATE_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub max_update_bytes: usize,
+
+    /// Largest design import request body (`POST …/imports` with the design inline), and
+    /// largest design read from an uploaded file (bytes).
+    #[arg(long, env = "API_IMPORT_MAX_BYTES", default_value_t = weft_protocol::design::MAX_INPUT_BYTES)]
+    pub import_max_bytes: usize,
+
+    /// Most design imports queued or running at once, across all projects; past it new imports
+    /// are refused with 503 until the worker catches up.
+    #[arg(long, env = "API_IMPORT_BACKLOG", default_value_t = 64)]
+    pub import_backlog: u64,
 }
 
 /// The longest an access token may live.

@@ -3,10 +3,11 @@
 //! api-server owns accounts and sessions (`auth`), organizations, members, invitations and
 //! projects with their roles (`orgs`, `projects`, checked in `authz`), documents and the collab
 //! tokens that open them (`documents`), their Yjs content over REST (`doc_content`, `versions`,
-//! with live editors told through the collab nodes' bus in `live`). Every error is an RFC 9457
-//! problem (`error`, `extract`, `problem`); the OpenAPI document is generated from the handlers
-//! (`openapi`). The binary in `main.rs` is a thin shell around [`run`], which tests drive
-//! directly.
+//! with live editors told through the collab nodes' bus in `live`), and design imports that
+//! turn a Figma-like design into a new document in a background job (`imports`). Every error is
+//! an RFC 9457 problem (`error`, `extract`, `problem`); the OpenAPI document is generated from
+//! the handlers (`openapi`). The binary in `main.rs` is a thin shell around [`run`], which tests
+//! drive directly.
 
 pub mod auth;
 pub mod authz;
@@ -16,6 +17,7 @@ pub mod documents;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod imports;
 pub mod live;
 pub mod openapi;
 pub mod orgs;

@@ -2,7 +2,7 @@
 //! `/api/openapi.json` with a reference UI at `/api/docs`.
 
 use crate::auth::routes as auth;
-use crate::{doc_content, documents, orgs, projects, versions};
+use crate::{doc_content, documents, imports, orgs, projects, versions};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -15,15 +15,19 @@ use utoipa::{Modify, OpenApi};
         orgs::accept, projects::create, projects::list, projects::get, projects::rename, projects::delete,
         projects::members, projects::set_member, projects::remove_member, documents::create, documents::list,
         documents::get, documents::rename, documents::delete, documents::token, doc_content::content, doc_content::state,
-        doc_content::post_update, versions::create, versions::list, versions::restore),
+        doc_content::post_update, versions::create, versions::list, versions::restore, imports::routes::create,
+        imports::routes::get),
     components(schemas(auth::Register, auth::Login, auth::RefreshRequest, auth::Session, auth::UserView, crate::Problem, crate::health::Health,
         orgs::NameBody, orgs::OrgView, orgs::MemberView, orgs::RoleBody, orgs::InviteBody, orgs::InvitationView, projects::ProjectView, documents::DocumentView, documents::CollabToken,
-        RoleName, doc_content::DocumentContent, doc_content::YjsUpdate, versions::VersionView, versions::Restored)),
+        RoleName, doc_content::DocumentContent, doc_content::YjsUpdate, versions::VersionView, versions::Restored,
+        imports::view::ImportRequest, imports::view::InlineImport, imports::view::FileImport, imports::view::ImportView,
+        imports::view::ImportState, imports::view::ImportProblem, imports::view::DesignError)),
     modifiers(&BearerAuth, &Problems),
     tags((name = "auth", description = "Accounts and sessions"),
          (name = "orgs", description = "Organizations, members and invitations"),
          (name = "projects", description = "Projects and per-project roles"),
-         (name = "documents", description = "Documents, their content and versions, and collab tokens"))
+         (name = "documents", description = "Documents, their content and versions, and collab tokens"),
+         (name = "imports", description = "Design imports: a Figma-like design turned into a new document in the background (format: api-server/docs/design-import.md)"))
 )]
 pub struct ApiDoc;
 

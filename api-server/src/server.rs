@@ -7,7 +7,8 @@ use crate::auth::routes as auth;
 use crate::auth::tokens::AccessTokens;
 use crate::state::AppState;
 use crate::{
-    Config, Problem, doc_content, documents, health, openapi, orgs, projects, rate_limit, versions,
+    Config, Problem, doc_content, documents, health, imports, openapi, orgs, projects, rate_limit,
+    versions,
 };
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -17,6 +18,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 use tower_http::trace::TraceLayer;
 use weft_protocol::TokenIssuer;
 use weft_protocol::token::{GENERATED_KEY_FILE, generate_key_pair};
@@ -107,6 +109,7 @@ pub fn state_with(
         tokens: Arc::new(tokens),
         collab: Arc::new(collab),
         config: Arc::new(config),
+        imports: crate::imports::ImportQueue::new(),
     })
 }
 
@@ -129,6 +132,7 @@ fn key_file<E: Into<Box<dyn std::error::Error + Send + Sync>>>(
 /// Every route of api-server. Unknown paths and methods answer with a [`Problem`].
 pub fn router(state: AppState) -> Router {
     let max_update = state.config.max_update_bytes;
+    let max_import = state.config.import_max_bytes;
     let mut guarded = Router::new()
         .route("/api/auth/register", post(auth::register))
         .route("/api/auth/login", post(auth::login));
@@ -207,6 +211,11 @@ pub fn router(state: AppState) -> Router {
             post(versions::restore),
         )
         .route(
+            "/api/projects/{project}/imports",
+            post(imports::routes::create).layer(DefaultBodyLimit::max(max_import)),
+        )
+        .route("/api/imports/{import}", get(imports::routes::get))
+        .route(
             "/api/projects/{project}/members/{user}",
             put(projects::set_member).delete(projects::remove_member),
         )
@@ -220,7 +229,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Serves api-server on `listener` until `shutdown` completes, then lets in-flight requests
-/// finish and returns.
+/// finish and returns. The design import worker runs alongside and stops with it.
 pub async fn run(
     listener: TcpListener,
     config: Config,
@@ -228,13 +237,24 @@ pub async fn run(
 ) -> Result<(), StartError> {
     tracing::info!(addr = ?listener.local_addr().ok(), "api-server serving");
     let state = state(config).await?;
+    let jobs = CancellationToken::new();
+    // Stops the worker however this function returns.
+    let stop_jobs = jobs.clone().drop_guard();
+    let worker = imports::spawn_import_worker(&state, jobs);
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await?;
+    drop(stop_jobs);
+    if tokio::time::timeout(WORKER_STOP, worker).await.is_err() {
+        tracing::warn!("the design import worker did not stop in time");
+    }
     tracing::info!("api-server stopped");
     Ok(())
 }
+
+/// How long shutdown waits for the import worker to put its job back.
+const WORKER_STOP: std::time::Duration = std::time::Duration::from_secs(10);
 
 async fn not_found(method: Method, uri: Uri) -> Problem {
     Problem::not_found(format!("no route for {method} {}", uri.path()))

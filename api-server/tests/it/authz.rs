@@ -177,7 +177,17 @@ async fn fixture(c: &Client, cast: &Cast) -> Fixture {
         )
         .await;
     let version = version["id"].as_str().unwrap().to_owned();
+    let import = c
+        .ok(
+            Method::POST,
+            &format!("/api/projects/{project}/imports"),
+            &cast.owner.token,
+            Some(import_body()),
+        )
+        .await;
+    let import = import["id"].as_str().unwrap().to_owned();
     Fixture {
+        import,
         version,
         org,
         project,
@@ -186,7 +196,14 @@ async fn fixture(c: &Client, cast: &Cast) -> Fixture {
     }
 }
 
+/// A design import of the smallest valid design.
+fn import_body() -> Value {
+    json!({"name": "Imported", "document": {"id": "d", "type": "document", "name": "D",
+        "children": [{"id": "p", "type": "page", "name": "P"}]}})
+}
+
 struct Fixture {
+    import: String,
     org: String,
     project: String,
     doc: String,
@@ -243,6 +260,20 @@ fn routes(
             format!("{docs}/{doc}/versions/{}/restore", f.version),
             None,
             1,
+            200,
+        ),
+        (
+            Method::POST,
+            format!("/api/projects/{project}/imports"),
+            Some(import_body()),
+            1,
+            202,
+        ),
+        (
+            Method::GET,
+            format!("/api/imports/{}", f.import),
+            None,
+            0,
             200,
         ),
         (Method::GET, format!("/api/orgs/{org}"), None, 0, 200),
@@ -385,6 +416,7 @@ async fn every_route_enforces_roles() {
             ("anonymous", None, None),
         ];
         let blank = Fixture {
+            import: String::new(),
             org: String::new(),
             project: String::new(),
             doc: String::new(),

@@ -6,6 +6,7 @@ mod authz;
 mod config;
 mod content;
 mod documents;
+mod imports;
 mod live_stack;
 mod routes;
 mod server;
