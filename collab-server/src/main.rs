@@ -94,8 +94,14 @@ async fn main() -> anyhow::Result<()> {
                 backends.storage.docs.clone(),
                 backends.bus.clone(),
             )?;
+            // The REST tier's background work: design imports.
+            let jobs = tokio_util::sync::CancellationToken::new();
+            let worker = weft_api_server::imports::spawn_import_worker(&api, jobs.clone());
+            let stop_jobs = jobs.drop_guard();
             let rest = weft_api_server::router(api);
             run_with(listener, cli.config, backends, rest, shutdown_signal()).await?;
+            drop(stop_jobs);
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(10), worker).await;
             Ok(())
         }
     }
