@@ -144,7 +144,7 @@ pub struct DesignError {
 
 impl ImportProblem {
     /// The design is invalid: 422 with every problem found.
-    pub(crate) fn invalid(issues: Vec<Issue>) -> ImportProblem {
+    pub fn invalid(issues: Vec<Issue>) -> ImportProblem {
         let n = issues.len();
         ImportProblem {
             kind: "about:blank".into(),

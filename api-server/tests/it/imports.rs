@@ -716,3 +716,38 @@ async fn the_openapi_document_declares_the_import_routes() {
     assert!(schemas["ImportView"]["properties"]["error"].is_object());
     server.stop().await;
 }
+
+#[test]
+fn the_documented_example_is_valid_and_fails_as_documented_when_broken() {
+    use weft_protocol::design::{Limits, parse_value};
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/design-import.md"
+    ))
+    .unwrap();
+    let blocks: Vec<&str> = doc
+        .split("```json")
+        .skip(1)
+        .map(|b| b.split("```").next().unwrap())
+        .collect();
+    let example: Value = serde_json::from_str(blocks[0]).unwrap();
+    let design = example["document"].clone();
+    assert_eq!(
+        parse_value(design.clone(), &Limits::DEFAULT)
+            .unwrap()
+            .node_count,
+        8
+    );
+
+    let mut broken = design;
+    broken["children"][0]["children"][0]["children"][1]["children"][0]["geometry"]["width"] =
+        json!(-200);
+    broken["children"][1]["children"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("name");
+    let issues = parse_value(broken, &Limits::DEFAULT).unwrap_err();
+    let problem = weft_api_server::imports::view::ImportProblem::invalid(issues);
+    let documented: Value = serde_json::from_str(blocks[1]).unwrap();
+    assert_eq!(serde_json::to_value(&problem).unwrap(), documented["error"]);
+}
