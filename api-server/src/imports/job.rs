@@ -55,7 +55,8 @@ pub(super) async fn run(
     .map_err(|e| internal(import.id, None, &format!("import task failed: {e}")))?;
     let (node_count, update) = built.map_err(|issues| JobError::Failed {
         problem: ImportProblem::invalid(issues),
-        document: None,
+        // An earlier attempt may have created it (under other limits): it goes too.
+        document: import.document_id,
     })?;
     let document = match import.document_id {
         // A resumed job: the document was created by an earlier attempt.

@@ -48,7 +48,7 @@ struct Body<'a> {
         (status = 403, body = crate::Problem), (status = 404, body = crate::Problem),
         (status = 413, body = crate::Problem, description = "larger than API_IMPORT_MAX_BYTES"),
         (status = 415, body = crate::Problem),
-        (status = 422, body = crate::Problem, description = "bad name, neither or both of document and file_id, or a file that cannot be imported"),
+        (status = 422, body = crate::Problem, description = "bad name, neither or both of document and file_id, a document that is not an object, or a file that cannot be imported"),
         (status = 503, body = crate::Problem, description = "too many imports are waiting; retry after Retry-After seconds")))]
 pub async fn create(
     State(state): State<AppState>,
@@ -86,7 +86,14 @@ pub async fn create(
     })?;
     let name = valid_name(&parsed.name)?;
     let source: std::borrow::Cow<'_, [u8]> = match (parsed.document, parsed.file_id) {
-        (Some(document), None) => document.get().as_bytes().into(),
+        (Some(document), None) if document.get().starts_with('{') => {
+            document.get().as_bytes().into()
+        }
+        (Some(_), None) => {
+            return Err(ApiError::unprocessable(
+                "document must be a JSON object: the design's document node",
+            ));
+        }
         (None, Some(file)) => file_source(&state, project, file).await?.into(),
         (Some(_), Some(_)) => {
             return Err(ApiError::unprocessable(

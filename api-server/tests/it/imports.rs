@@ -360,20 +360,23 @@ async fn an_invalid_design_fails_with_pointers_and_leaves_no_document() {
         assert!(details[3].contains("duplicate id \"1:5\""));
         assert_eq!(details[4], "missing name");
 
-        // Not JSON at all fails the same way, at the root.
-        let response = stack
-            .http
-            .post(stack.api.url(&format!("/api/projects/{project}/imports")))
-            .bearer_auth(&owner)
-            .header("content-type", "application/json")
-            .body(r#"{"name": "Scalar", "document": 42}"#)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 202);
-        let queued: Value = response.json().await.unwrap();
+        // A design whose root is not a document fails at the root pointer.
+        let (status, queued, _) = post(
+            &stack,
+            Some(&owner),
+            &project,
+            json!({"name": "Page only", "document": {"id": "p", "type": "page", "name": "P"}}),
+        )
+        .await;
+        assert_eq!(status, 202);
         let done = finished(&stack, &owner, queued["id"].as_str().unwrap()).await;
-        assert_eq!(done["error"]["errors"][0]["pointer"], "");
+        assert_eq!(done["error"]["errors"][0]["pointer"], "/type");
+        assert!(
+            done["error"]["errors"][0]["detail"]
+                .as_str()
+                .unwrap()
+                .contains("the root must be a document node")
+        );
 
         // No document was made.
         let docs = stack
@@ -404,6 +407,8 @@ async fn import_requests_are_checked_and_bounded() {
             ),
             (json!({"name": " ", "document": {}}), 422),
             (json!({"name": "X", "file_id": uuid::Uuid::now_v7()}), 422),
+            (json!({"name": "X", "document": 42}), 422),
+            (json!({"name": "X", "document": [{}]}), 422),
             (json!({"name": "X", "document": {}, "extra": 1}), 400),
             (json!({"document": {}}), 400),
         ] {
