@@ -150,6 +150,16 @@ pub struct Config {
     /// process that does). For test setups that must not send traffic anywhere.
     #[arg(long, env = "API_NO_WEBHOOK_DELIVERY")]
     pub no_webhook_delivery: bool,
+
+    /// Largest design import request body (`POST …/imports` with the design inline), and
+    /// largest design read from an uploaded file (bytes).
+    #[arg(long, env = "API_IMPORT_MAX_BYTES", default_value_t = weft_protocol::design::MAX_INPUT_BYTES)]
+    pub import_max_bytes: usize,
+
+    /// Most design imports queued or running at once, across all projects; past it new imports
+    /// are refused with 503 until the worker catches up.
+    #[arg(long, env = "API_IMPORT_BACKLOG", default_value_t = 64)]
+    pub import_backlog: u64,
 }
 
 /// The content types uploads accept unless `API_UPLOAD_TYPES` says otherwise.

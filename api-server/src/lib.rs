@@ -7,7 +7,8 @@
 //! downloaded through presigned URLs (`files`, with `blob_routes` serving the local store's
 //! URLs), a project's chat channels, messages, reactions and read positions (`messaging`,
 //! told to chat sockets through the bus the same way), and the projects' signed webhooks with
-//! their delivery worker (`webhooks`). Every error is an RFC 9457 problem
+//! their delivery worker (`webhooks`), and design imports that turn a Figma-like design into a
+//! new document in a background job (`imports`). Every error is an RFC 9457 problem
 //! (`error`, `extract`, `problem`); the OpenAPI document is generated from the handlers
 //! (`openapi`). The binary in `main.rs` is a thin shell around [`run`], which tests drive
 //! directly.
@@ -22,6 +23,7 @@ pub mod error;
 pub mod extract;
 pub mod files;
 pub mod health;
+pub mod imports;
 pub mod live;
 pub mod messaging;
 pub mod openapi;

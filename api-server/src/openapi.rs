@@ -4,7 +4,7 @@
 use crate::auth::routes as auth;
 use crate::messaging::{channels, history, messages, reactions, reads, views as chat};
 use crate::webhooks::routes as webhooks;
-use crate::{doc_content, documents, files, orgs, projects, versions};
+use crate::{doc_content, documents, files, imports, orgs, projects, versions};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -21,7 +21,8 @@ use utoipa::{Modify, OpenApi};
         files::get, files::complete, files::download, files::delete,
         channels::create, channels::list, channels::get, messages::send, history::list, messages::edit, messages::delete,
         reactions::add, reactions::remove, reads::mark_read, reads::unread, webhooks::create, webhooks::list,
-        webhooks::get, webhooks::delete, webhooks::deliveries, webhooks::test),
+        webhooks::get, webhooks::delete, webhooks::deliveries, webhooks::test, imports::routes::create,
+        imports::routes::get),
     components(schemas(auth::Register, auth::Login, auth::RefreshRequest, auth::Session, auth::UserView, crate::Problem, crate::health::Health,
         orgs::NameBody, orgs::OrgView, orgs::MemberView, orgs::RoleBody, orgs::InviteBody, orgs::InvitationView, projects::ProjectView, documents::DocumentView, documents::CollabToken,
         RoleName, doc_content::DocumentContent, doc_content::YjsUpdate, versions::VersionView, versions::Restored,
@@ -29,7 +30,9 @@ use utoipa::{Modify, OpenApi};
         chat::ChannelBody, chat::SendBody, chat::EditBody, chat::ReadBody, chat::ChannelView, chat::MessageView, chat::ReactionView,
         chat::MessagePage, chat::UnreadView,
         webhooks::EventName, webhooks::CreateWebhook, webhooks::WebhookView, webhooks::CreatedWebhook, webhooks::DeliveryState,
-        webhooks::DeliveryView)),
+        webhooks::DeliveryView,
+        imports::view::ImportRequest, imports::view::InlineImport, imports::view::FileImport, imports::view::ImportView,
+        imports::view::ImportState, imports::view::ImportProblem, imports::view::DesignError)),
     modifiers(&BearerAuth, &Problems),
     tags((name = "auth", description = "Accounts and sessions"),
          (name = "orgs", description = "Organizations, members and invitations"),
@@ -37,7 +40,8 @@ use utoipa::{Modify, OpenApi};
          (name = "documents", description = "Documents, their content and versions, and collab tokens"),
          (name = "files", description = "Files uploaded to a project through presigned URLs"),
          (name = "messaging", description = "Chat channels of a project, their messages, reactions and read positions"),
-         (name = "webhooks", description = "Signed event deliveries of a project, with their log"))
+         (name = "webhooks", description = "Signed event deliveries of a project, with their log"),
+         (name = "imports", description = "Design imports: a Figma-like design turned into a new document in the background (format: api-server/docs/design-import.md)"))
 )]
 pub struct ApiDoc;
 

@@ -8,8 +8,8 @@ use crate::auth::tokens::AccessTokens;
 use crate::blob_routes::blob_routes;
 use crate::state::AppState;
 use crate::{
-    Config, Problem, doc_content, documents, files, health, messaging, openapi, orgs, projects,
-    rate_limit, versions, webhooks,
+    Config, Problem, doc_content, documents, files, health, imports, messaging, openapi, orgs,
+    projects, rate_limit, versions, webhooks,
 };
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -124,6 +124,7 @@ pub fn state_with(
         tokens: Arc::new(tokens),
         collab: Arc::new(collab),
         config: Arc::new(config),
+        imports: crate::imports::ImportQueue::new(),
     })
 }
 
@@ -146,6 +147,7 @@ fn key_file<E: Into<Box<dyn std::error::Error + Send + Sync>>>(
 /// Every route of api-server. Unknown paths and methods answer with a [`Problem`].
 pub fn router(state: AppState) -> Router {
     let max_update = state.config.max_update_bytes;
+    let max_import = state.config.import_max_bytes;
     let mut guarded = Router::new()
         .route("/api/auth/register", post(auth::register))
         .route("/api/auth/login", post(auth::login));
@@ -256,6 +258,11 @@ pub fn router(state: AppState) -> Router {
             post(webhooks::routes::test),
         )
         .route(
+            "/api/projects/{project}/imports",
+            post(imports::routes::create).layer(DefaultBodyLimit::max(max_import)),
+        )
+        .route("/api/imports/{import}", get(imports::routes::get))
+        .route(
             "/api/projects/{project}/members/{user}",
             put(projects::set_member).delete(projects::remove_member),
         )
@@ -298,8 +305,8 @@ pub fn router(state: AppState) -> Router {
 
 /// Serves api-server on `listener` until `shutdown` completes, then lets in-flight requests
 /// finish and returns. With the local blob store it also serves the store's signed URLs
-/// (`/blobs/…`); the background workers (the upload sweeper, the webhook delivery worker) run
-/// until then.
+/// (`/blobs/…`); the background workers (the upload sweeper, the webhook delivery worker, the
+/// design import worker) run until then.
 pub async fn run(
     listener: TcpListener,
     config: Config,
@@ -310,6 +317,10 @@ pub async fn run(
     let stop = CancellationToken::new();
     let sweeper = files::spawn_upload_sweeper(&state, stop.clone());
     let webhook_worker = webhooks::spawn_delivery_worker(&state, stop.clone());
+    let jobs = CancellationToken::new();
+    // Stops the import worker however this function returns.
+    let stop_jobs = jobs.clone().drop_guard();
+    let import_worker = imports::spawn_import_worker(&state, jobs);
     let mut app = router(state);
     if let Some(local) = blobs.local() {
         app = app.merge(blob_routes(local));
@@ -319,16 +330,26 @@ pub async fn run(
         .with_graceful_shutdown(shutdown)
         .await;
     stop.cancel();
+    drop(stop_jobs);
     if let Err(e) = webhook_worker.await {
         tracing::error!(error = %e, "the webhook delivery worker failed");
     }
     if let Err(e) = sweeper.await {
         tracing::error!(error = %e, "the upload sweeper failed");
     }
+    if tokio::time::timeout(WORKER_STOP, import_worker)
+        .await
+        .is_err()
+    {
+        tracing::warn!("the design import worker did not stop in time");
+    }
     served?;
     tracing::info!("api-server stopped");
     Ok(())
 }
+
+/// How long shutdown waits for the import worker to put its job back.
+const WORKER_STOP: std::time::Duration = std::time::Duration::from_secs(10);
 
 async fn not_found(method: Method, uri: Uri) -> Problem {
     Problem::not_found(format!("no route for {method} {}", uri.path()))

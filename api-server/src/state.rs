@@ -27,6 +27,8 @@ pub struct AppState {
     /// Signs the collab tokens collab-server accepts.
     pub collab: Arc<TokenIssuer>,
     pub config: Arc<Config>,
+    /// Wakes this process's design import worker (`imports::spawn_import_worker`).
+    pub imports: crate::imports::ImportQueue,
 }
 
 impl std::fmt::Debug for AppState {

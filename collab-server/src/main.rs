@@ -100,11 +100,16 @@ async fn main() -> anyhow::Result<()> {
             let sweeper = weft_api_server::files::spawn_upload_sweeper(&api, stop_workers.clone());
             let webhooks =
                 weft_api_server::webhooks::spawn_delivery_worker(&api, stop_workers.clone());
+            let jobs = tokio_util::sync::CancellationToken::new();
+            let imports = weft_api_server::imports::spawn_import_worker(&api, jobs.clone());
+            let stop_jobs = jobs.drop_guard();
             let rest = weft_api_server::router(api);
             let served = run_with(listener, cli.config, backends, rest, shutdown_signal()).await;
             stop_workers.cancel();
+            drop(stop_jobs);
             let _ = sweeper.await;
             let _ = webhooks.await;
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(10), imports).await;
             served?;
             Ok(())
         }

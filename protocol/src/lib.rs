@@ -7,12 +7,14 @@
 //! collab nodes exchange over the bus ([`envelope`]), the chat socket's frames and chat bus events
 //! ([`chat`]), and what the REST API computes from a
 //! document: its content as JSON ([`doc_json`]) and the update that restores an earlier version
-//! ([`restore`]). It never touches a socket, a clock-driven runtime or a file, so it can be fuzzed
-//! and property-tested in isolation, the way y-sweet-core and mini-redis's `frame.rs` are.
+//! ([`restore`]); and the design import format, its validator and its Yjs builder ([`design`]).
+//! It never touches a socket, a clock-driven runtime or a file, so it can be fuzzed and
+//! property-tested in isolation, the way y-sweet-core and mini-redis's `frame.rs` are.
 
 pub mod access_token;
 pub mod awareness;
 pub mod chat;
+pub mod design;
 pub mod doc_json;
 mod doc_tree;
 pub mod envelope;

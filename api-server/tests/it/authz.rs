@@ -206,8 +206,18 @@ async fn fixture(c: &Client, cast: &Cast) -> Fixture {
         )
         .await;
     let hook = hook["id"].as_str().unwrap().to_owned();
+    let import = c
+        .ok(
+            Method::POST,
+            &format!("/api/projects/{project}/imports"),
+            &cast.owner.token,
+            Some(import_body()),
+        )
+        .await;
+    let import = import["id"].as_str().unwrap().to_owned();
     Fixture {
         file,
+        import,
         version,
         channel,
         message,
@@ -247,8 +257,15 @@ async fn ready_file(c: &Client, owner: &User, project: &str) -> String {
     file
 }
 
+/// A design import of the smallest valid design.
+fn import_body() -> Value {
+    json!({"name": "Imported", "document": {"id": "d", "type": "document", "name": "D",
+        "children": [{"id": "p", "type": "page", "name": "P"}]}})
+}
+
 struct Fixture {
     file: String,
+    import: String,
     org: String,
     project: String,
     doc: String,
@@ -408,6 +425,20 @@ fn routes(
             200,
         ),
         (Method::POST, format!("{hooks}/{hook}/test"), None, 2, 202),
+        (
+            Method::POST,
+            format!("/api/projects/{project}/imports"),
+            Some(import_body()),
+            1,
+            202,
+        ),
+        (
+            Method::GET,
+            format!("/api/imports/{}", f.import),
+            None,
+            0,
+            200,
+        ),
         (Method::GET, format!("/api/orgs/{org}"), None, 0, 200),
         (
             Method::PATCH,
@@ -549,6 +580,7 @@ async fn every_route_enforces_roles() {
         ];
         let blank = Fixture {
             file: String::new(),
+            import: String::new(),
             org: String::new(),
             project: String::new(),
             doc: String::new(),

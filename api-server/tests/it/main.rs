@@ -7,6 +7,7 @@ mod config;
 mod content;
 mod documents;
 mod files;
+mod imports;
 mod live_stack;
 mod messaging;
 mod routes;

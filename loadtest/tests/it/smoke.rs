@@ -53,9 +53,15 @@ async fn weft_with_rest() -> (
     .unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
-        run_with(listener, config, backends, weft_api_server::router(api), async {
-            let _ = stopped.await;
-        })
+        run_with(
+            listener,
+            config,
+            backends,
+            weft_api_server::router(api),
+            async {
+                let _ = stopped.await;
+            },
+        )
         .await
         .unwrap();
     });

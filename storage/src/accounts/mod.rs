@@ -1,8 +1,8 @@
 //! The accounts repository the REST tier keeps its records in: users and their refresh
 //! tokens, organizations with members and invitations, projects with per-project role
 //! overrides, documents and their named versions, files uploaded to projects, chat (channels,
-//! messages, reactions and read positions), and the projects' webhooks with their delivery
-//! outbox.
+//! messages, reactions and read positions), the projects' webhooks with their delivery outbox,
+//! and design imports (which are also the import worker's job queue).
 //!
 //! It is a thin layer of SQL over the shared [`Database`] (tables from migration
 //! `0002_accounts`, chat from `0004_messaging`, files from `0005_files`), one file per kind of record. Ids are UUIDv7,
@@ -19,6 +19,7 @@ mod chat_wire;
 mod decode;
 mod documents;
 mod files;
+mod imports;
 mod invitations;
 mod members;
 mod messages;
@@ -34,6 +35,7 @@ pub use channels::{Channel, Unread};
 pub use chat_wire::chat_message;
 pub use documents::Document;
 pub use files::{File, FileStatus, NewFile, file_blob_key};
+pub use imports::{ClaimedImport, Import, ImportOutcome, ImportStatus, NewImport};
 pub use invitations::Invitation;
 pub use members::Member;
 pub use messages::{HistoryPage, Message, Reaction, Sent};

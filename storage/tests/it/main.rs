@@ -11,6 +11,7 @@ mod doc_edits;
 mod docs;
 mod docs_prop;
 mod files;
+mod imports;
 mod messaging;
 mod support;
 mod webhooks;
