@@ -290,6 +290,7 @@ mod tests {
             channel: "c".into(),
             author: "u".into(),
             client_id: "k1".into(),
+            seq: 3,
             body: "héllo".into(),
             created_at: 1_700_000_000_000,
             edited_at: None,
