@@ -4,6 +4,8 @@
 //! typing, ping), drains the bounded queue the hub fills, pings on an interval and ends on a
 //! kick (slow reader), a malformed or oversized frame, a missing pong or shutdown, with the
 //! close code its reason calls for. It answers in the encoding the client last used.
+//! Subscribing and catching up are in `subscribe.rs`, sending and typing in `send.rs`, the seen
+//! set in `seen.rs`.
 //!
 //! Exactly once: a subscription registers with the hub (whose bus subscription is then
 //! confirmed) before it reads the database, so live events queue up meanwhile; replayed
@@ -21,7 +23,7 @@ use axum::extract::ws::{Message as WsMessage, WebSocket};
 use bytes::Bytes;
 use futures_util::SinkExt;
 use futures_util::stream::{SplitSink, SplitStream, StreamExt};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -35,6 +37,12 @@ use weft_protocol::chat::{
 };
 use weft_storage::accounts::chat_message;
 use weft_storage::accounts::{Accounts, AccountsError, HistoryPage, Role};
+
+mod seen;
+mod send;
+mod subscribe;
+
+use seen::Seen;
 
 static NEXT_CHAT_CONN: AtomicU64 = AtomicU64::new(1);
 
@@ -66,38 +74,6 @@ pub enum Encoding {
     Binary,
     /// JSON in text frames.
     Text,
-}
-
-/// Message ids a subscription delivered, the most recent `cap` of them.
-#[derive(Debug)]
-struct Seen {
-    order: VecDeque<Uuid>,
-    set: HashSet<Uuid>,
-    cap: usize,
-}
-
-impl Seen {
-    fn new(cap: usize) -> Seen {
-        Seen {
-            order: VecDeque::new(),
-            set: HashSet::new(),
-            cap: cap.max(1),
-        }
-    }
-
-    /// True when `id` is new (and now remembered).
-    fn insert(&mut self, id: Uuid) -> bool {
-        if !self.set.insert(id) {
-            return false;
-        }
-        self.order.push_back(id);
-        if self.order.len() > self.cap
-            && let Some(old) = self.order.pop_front()
-        {
-            self.set.remove(&old);
-        }
-        true
-    }
 }
 
 /// One channel this socket subscribes to.
@@ -269,204 +245,6 @@ impl Socket {
         }
     }
 
-    /// Subscribes to a channel the user may read, replaying what it missed after `since`.
-    async fn subscribe(
-        &mut self,
-        channel_text: String,
-        since: Option<String>,
-    ) -> Result<(), CloseReason> {
-        let Ok(channel) = Uuid::parse_str(&channel_text) else {
-            return self.not_found(channel_text).await;
-        };
-        if !self.subs.contains_key(&channel) && self.subs.len() >= self.ctx.max_subscriptions {
-            let message = format!(
-                "a socket may subscribe to {} channels",
-                self.ctx.max_subscriptions
-            );
-            return self
-                .error(
-                    error_code::TOO_MANY_SUBSCRIPTIONS,
-                    message,
-                    Some(channel_text),
-                )
-                .await;
-        }
-        let (project, role) = match self.access(channel).await {
-            Ok(Some(access)) => access,
-            Ok(None) => {
-                self.drop_sub(channel);
-                return self.not_found(channel_text).await;
-            }
-            Err(e) => {
-                self.drop_sub(channel);
-                return self.unavailable(e, Some(channel_text)).await;
-            }
-        };
-        // From here on, live events of the channel queue up for this socket.
-        let registered = self.ctx.hub.subscribe(project, channel, &self.me).await;
-        let limit = self.ctx.recovery_limit;
-        let recovery =
-            match recovery::recover(&self.ctx.accounts, channel, since.as_deref(), limit).await {
-                Ok(recovery) => recovery,
-                Err(e) => {
-                    self.subs.remove(&channel);
-                    self.ctx.hub.unsubscribe(project, channel, self.id);
-                    return self.unavailable(e, Some(channel_text)).await;
-                }
-            };
-        if since.is_some() {
-            let result = if recovery.recovered {
-                "recovered"
-            } else {
-                "not_recovered"
-            };
-            self.ctx
-                .metrics
-                .chat_recoveries
-                .get_or_create(&ResultLabel { result })
-                .inc();
-        }
-        let mut seen = Seen::new(limit as usize + 1024);
-        for message in &recovery.messages {
-            seen.insert(message.id);
-            let frame = ServerFrame::MessageCreated {
-                message: chat_message(message),
-            };
-            let encoded = self.encode(&frame);
-            self.write(encoded).await?;
-        }
-        self.subs.insert(
-            channel,
-            Sub {
-                project,
-                generation: registered.generation,
-                membership: registered.membership,
-                can_send: role >= SEND_ROLE,
-                seen,
-                last: recovery.last,
-                typed_at: None,
-            },
-        );
-        tracing::debug!(%channel, recovered = recovery.recovered, replayed = recovery.messages.len(), "subscribed");
-        let subscribed = ServerFrame::Subscribed {
-            channel: channel_text,
-            project: project.to_string(),
-            recovered: recovery.recovered,
-            replayed: u32::try_from(recovery.messages.len()).unwrap_or(u32::MAX),
-            online: registered.online,
-        };
-        self.answer(&subscribed).await
-    }
-
-    /// Stores a message (once per client id) and tells the channel.
-    async fn send(
-        &mut self,
-        channel_text: String,
-        client_id: String,
-        body: String,
-    ) -> Result<(), CloseReason> {
-        let client_id_ok = !client_id.is_empty()
-            && client_id.len() <= MAX_CLIENT_ID_CHARS
-            && client_id.bytes().all(|b| b.is_ascii_graphic());
-        if !client_id_ok {
-            let message =
-                format!("client_id must be 1 to {MAX_CLIENT_ID_CHARS} visible ASCII characters");
-            return self
-                .error(error_code::INVALID, message, Some(channel_text))
-                .await;
-        }
-        let chars = body.chars().count();
-        if chars == 0 || chars > MAX_BODY_CHARS || body.contains('\0') {
-            let message =
-                format!("body must be 1 to {MAX_BODY_CHARS} characters long, without NUL");
-            return self
-                .error(error_code::INVALID, message, Some(channel_text))
-                .await;
-        }
-        let Ok(channel) = Uuid::parse_str(&channel_text) else {
-            return self.not_found(channel_text).await;
-        };
-        let (project, role) = match self.access(channel).await {
-            Ok(Some(access)) => access,
-            Ok(None) => return self.not_found(channel_text).await,
-            Err(e) => return self.unavailable(e, Some(channel_text)).await,
-        };
-        if role < SEND_ROLE {
-            return self.forbidden(channel_text).await;
-        }
-        let sent = match self
-            .ctx
-            .accounts
-            .send_message(channel, self.user, &client_id, &body)
-            .await
-        {
-            Ok(sent) => sent,
-            Err(AccountsError::NotFound(_)) => return self.not_found(channel_text).await,
-            Err(e) => return self.unavailable(e, Some(channel_text)).await,
-        };
-        let message = chat_message(&sent.message);
-        if sent.created {
-            self.ctx.metrics.chat_messages_stored.inc();
-            self.ctx
-                .hub
-                .message_created(project, channel, message.clone());
-            if let Some(sub) = self.subs.get_mut(&channel) {
-                sub.typed_at = None;
-            }
-        }
-        let webhook = sent.created.then(|| serde_json::to_string(&message));
-        self.answer(&ServerFrame::Sent {
-            client_id,
-            message,
-            duplicate: !sent.created,
-        })
-        .await?;
-        // After the answer, so the sender never waits on it: the project's webhooks hear of the
-        // message as the REST tier's sends announce it (the same JSON). Never fails the send.
-        if let Some(Ok(payload)) = webhook
-            && let Err(e) = self
-                .ctx
-                .accounts
-                .enqueue_webhook_event(project, "message.created", &payload, None)
-                .await
-        {
-            tracing::warn!(%project, error = %e, "could not enqueue message.created");
-        }
-        Ok(())
-    }
-
-    /// Tells the channel this user is typing (renewals at most every third of the TTL).
-    async fn typing(&mut self, channel_text: String) -> Result<(), CloseReason> {
-        let sub = Uuid::parse_str(&channel_text)
-            .ok()
-            .and_then(|id| self.subs.get_mut(&id).map(|sub| (id, sub)));
-        let Some((channel, sub)) = sub else {
-            return self
-                .error(
-                    error_code::NOT_SUBSCRIBED,
-                    "subscribe to the channel before typing in it".into(),
-                    Some(channel_text),
-                )
-                .await;
-        };
-        if !sub.can_send {
-            return self.forbidden(channel_text).await;
-        }
-        let now = Instant::now();
-        if sub
-            .typed_at
-            .is_some_and(|at| now.duration_since(at) < self.ctx.typing_ttl / 3)
-        {
-            return Ok(());
-        }
-        sub.typed_at = Some(now);
-        let project = sub.project;
-        self.ctx
-            .hub
-            .typing(project, channel, &self.user.to_string());
-        Ok(())
-    }
-
     /// Writes `first` and whatever else is queued, then flushes once.
     async fn deliver_batch(
         &mut self,
@@ -526,88 +304,6 @@ impl Socket {
                 channel,
                 generation,
             } => self.catch_up(channel, generation).await,
-        }
-    }
-
-    /// Re-reads the messages after the newest one delivered and sends those not delivered.
-    async fn catch_up(&mut self, channel: Uuid, generation: u64) -> Result<(), CloseReason> {
-        let Some(sub) = self.subs.get(&channel) else {
-            return Ok(());
-        };
-        if sub.generation != generation {
-            return Ok(());
-        }
-        self.ctx.metrics.chat_catch_ups.inc();
-        let last = sub.last.map(|(_, id)| id);
-        let read =
-            recovery::after(&self.ctx.accounts, channel, last, self.ctx.recovery_limit).await;
-        match read {
-            Ok(Some(messages)) => {
-                for message in messages {
-                    let Some(sub) = self.subs.get_mut(&channel) else {
-                        break;
-                    };
-                    if !sub.seen.insert(message.id) {
-                        continue;
-                    }
-                    sub.last = sub.last.max(Some((message.seq, message.id)));
-                    let frame = ServerFrame::MessageCreated {
-                        message: chat_message(&message),
-                    };
-                    let encoded = self.encode(&frame);
-                    self.write(encoded).await?;
-                }
-                Ok(())
-            }
-            Ok(None) => {
-                // Too much to fill in: start over from the newest message.
-                if let Ok(latest) = self
-                    .ctx
-                    .accounts
-                    .messages(channel, HistoryPage::Latest, 1)
-                    .await
-                    && let Some(sub) = self.subs.get_mut(&channel)
-                {
-                    sub.last = latest.last().map(|m| (m.seq, m.id)).max(sub.last);
-                }
-                self.error(
-                    error_code::HISTORY_GAP,
-                    "live events were lost and too many messages were missed to replay: reload the history".into(),
-                    Some(channel.to_string()),
-                )
-                .await
-            }
-            Err(e) => self.unavailable(e, Some(channel.to_string())).await,
-        }
-    }
-
-    /// The project of `channel` and the user's role there, if they may read it.
-    async fn access(&mut self, channel: Uuid) -> Result<Option<(Uuid, Role)>, AccountsError> {
-        let project = match self.projects.get(&channel) {
-            Some(project) => *project,
-            None => match self.ctx.accounts.channel(channel).await? {
-                Some(found) => {
-                    if self.projects.len() >= PROJECT_CACHE {
-                        self.projects.clear();
-                    }
-                    self.projects.insert(channel, found.project_id);
-                    found.project_id
-                }
-                None => return Ok(None),
-            },
-        };
-        let role = self
-            .ctx
-            .accounts
-            .effective_project_role(project, self.user)
-            .await?;
-        Ok(role.filter(|r| *r >= READ_ROLE).map(|r| (project, r)))
-    }
-
-    /// Ends a subscription the user may no longer hold.
-    fn drop_sub(&mut self, channel: Uuid) {
-        if let Some(sub) = self.subs.remove(&channel) {
-            self.ctx.hub.unsubscribe(sub.project, channel, self.id);
         }
     }
 
@@ -725,24 +421,5 @@ impl Socket {
                 _ => Err(CloseReason::WriteFailed),
             },
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_seen_set_remembers_the_most_recent_ids() {
-        let mut seen = Seen::new(2);
-        let ids: Vec<Uuid> = (0..3).map(|_| Uuid::now_v7()).collect();
-        assert!(seen.insert(ids[0]));
-        assert!(!seen.insert(ids[0]));
-        assert!(seen.insert(ids[1]));
-        assert!(seen.insert(ids[2]));
-        // The oldest fell out; the two newest are still known.
-        assert!(!seen.insert(ids[1]));
-        assert!(!seen.insert(ids[2]));
-        assert!(seen.insert(ids[0]));
     }
 }
