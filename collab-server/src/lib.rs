@@ -6,6 +6,7 @@
 //! with an access token ([`chat`]). The crate is a library so tests,
 //! the load tester and the one-process default can start it through [`run`].
 
+pub mod batches;
 pub mod change_hooks;
 pub mod chat;
 pub mod cluster;

@@ -6,6 +6,7 @@
 //! publishes `CatchUp` for it, so the other nodes re-read recent messages from the database.
 //! Presence heals by itself with the next heartbeat.
 
+use crate::batches::{self, Next};
 use crate::metrics::{KindLabel, Metrics};
 use crate::room::lock;
 use bytes::Bytes;
@@ -76,29 +77,16 @@ pub async fn run(
 ) {
     let mut failing = false;
     loop {
-        let first = tokio::select! {
-            biased;
-            next = rx.recv() => match next {
-                Some(first) => first,
-                None => return,
-            },
-            _ = stop.cancelled() => break,
-        };
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
+        match batches::next(&mut rx, MAX_BATCH, &stop).await {
+            Next::Batch(batch) => {
+                failing = publish(&publisher, bus.as_ref(), batch, failing).await;
             }
+            Next::Stopped => break,
+            Next::Closed => return,
         }
+    }
+    for batch in batches::remaining(&mut rx, MAX_BATCH) {
         failing = publish(&publisher, bus.as_ref(), batch, failing).await;
-    }
-    let mut batch = Vec::new();
-    while let Ok(next) = rx.try_recv() {
-        batch.push(next);
-    }
-    for chunk in batch.chunks(MAX_BATCH) {
-        failing = publish(&publisher, bus.as_ref(), chunk.to_vec(), failing).await;
     }
 }
 

@@ -7,6 +7,7 @@
 //! bound while the bus is down.
 
 use super::{Cluster, Outgoing};
+use crate::batches::{self, Next};
 use crate::room::ResyncReason;
 use crate::rooms::Rooms;
 use bytes::Bytes;
@@ -26,33 +27,15 @@ pub async fn run(
 ) {
     let mut failing = false;
     loop {
-        let first = tokio::select! {
-            biased;
-            next = rx.recv() => match next {
-                Some(first) => first,
-                None => return,
-            },
-            _ = stop.cancelled() => break,
-        };
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
-            }
+        match batches::next(&mut rx, MAX_BATCH, &stop).await {
+            Next::Batch(batch) => failing = publish(&cluster, batch, &rooms, failing).await,
+            Next::Stopped => break,
+            Next::Closed => return,
         }
-        failing = publish(&cluster, batch, &rooms, failing).await;
     }
     // Stopping: what is queued now is the last word of this node's rooms.
-    let mut batch = Vec::new();
-    while let Ok(next) = rx.try_recv() {
-        batch.push(next);
-        if batch.len() == MAX_BATCH {
-            failing = publish(&cluster, std::mem::take(&mut batch), &rooms, failing).await;
-        }
-    }
-    if !batch.is_empty() {
-        publish(&cluster, batch, &rooms, failing).await;
+    for batch in batches::remaining(&mut rx, MAX_BATCH) {
+        failing = publish(&cluster, batch, &rooms, failing).await;
     }
 }
 
