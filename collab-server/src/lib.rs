@@ -23,6 +23,7 @@ pub mod problem;
 pub mod room;
 pub mod rooms;
 pub mod server;
+pub mod web;
 
 pub use config::{Config, KeyConfig};
 pub use server::run;

@@ -35,6 +35,17 @@ impl Problem {
     }
 }
 
+impl Problem {
+    pub fn not_found(detail: impl Into<String>) -> Problem {
+        Problem {
+            kind: "about:blank",
+            title: "Not Found",
+            status: 404,
+            detail: detail.into(),
+        }
+    }
+}
+
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

@@ -187,7 +187,10 @@ pub async fn run_with(
         ws_write_buffer: config.ws_write_buffer,
     };
     let stop = cancel.clone();
-    let mut app = router(state).merge(chat.router()).merge(extra);
+    let mut app = router(state)
+        .merge(chat.router())
+        .merge(crate::web::router())
+        .merge(extra);
     if let Some(local) = storage.blobs.local() {
         app = app.merge(blob_routes(local));
     }

@@ -6,6 +6,7 @@ mod auth;
 mod awareness;
 mod binary;
 mod blobs;
+mod browser;
 mod chat;
 mod cluster;
 mod crash;
