@@ -5,8 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../collab-server/web"
 if [ ! -d node_modules/vite ]; then
-  echo "== npm ci (collab-server/web)"
-  npm ci --no-audit --no-fund
+  echo "== npm install (collab-server/web, from the lockfile)"
+  bash ./install.sh
 fi
 out="$(mktemp -d /tmp/weft-web.XXXXXX)"
 trap 'rm -rf "$out"' EXIT

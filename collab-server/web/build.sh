@@ -4,6 +4,6 @@
 # run this after changing anything under src/ and commit dist/ with the change.
 set -euo pipefail
 cd "$(dirname "$0")"
-npm ci --no-audit --no-fund
+bash ./install.sh
 npm run build
 echo "built $(find dist -type f | wc -l) files into $(pwd)/dist"
