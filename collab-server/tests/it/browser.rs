@@ -51,8 +51,11 @@ async fn two_users_in_chromium_edit_chat_upload_and_import_through_the_demo() {
         .current_dir(interop_dir())
         .kill_on_drop(true)
         .output();
-    let out = tokio::time::timeout(Duration::from_secs(240), run)
-        .await
+    let out = tokio::time::timeout(Duration::from_secs(240), run).await;
+    // The server goes before any assertion can panic, so a failed run leaves no process behind.
+    server.signal("-KILL");
+    let _ = server.wait().await;
+    let out = out
         .expect("the browser test finishes within 4 minutes")
         .expect("node runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
