@@ -79,9 +79,9 @@ export async function openDocument(projectId, docId, container) {
   })
   status.textContent = 'saved'
   status.dataset.synced = '1'
-  const design = ydoc.share.get('design')
-  if (design || ydoc.getMap('design').size > 0) {
-    view = mountDesignTree(body, ydoc.getMap('design'))
+  const design = ydoc.getMap('design')
+  if (design.size > 0) {
+    view = mountDesignTree(body, design)
   } else {
     view = mountEditor(body, ydoc, provider)
   }

@@ -38,7 +38,7 @@ export function chatPanel(projectId, nameOf) {
   let socket = null
   let lastTyping = 0
 
-  async function renderTyping() {
+  function renderTyping() {
     const names = [...typers.values()]
     typingLine.textContent = names.length ? `${names.join(', ')} ${names.length > 1 ? 'are' : 'is'} typing…` : ''
   }

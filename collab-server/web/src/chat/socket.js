@@ -8,6 +8,7 @@ export class ChatSocket {
     this.onFrame = onFrame
     this.onState = onState
     this.subscriptions = new Map() // channel id -> newest message id seen (or null)
+    this.newestSeq = new Map() // channel id -> seq of that message
     this.unacked = new Map() // client_id -> send frame
     this.closed = false
     this.retry = 500
@@ -61,8 +62,7 @@ export class ChatSocket {
   seen(message) {
     const channel = message.channel
     if (!this.subscriptions.has(channel)) return
-    const newest = this.newestSeq?.get(channel) ?? -1
-    this.newestSeq ??= new Map()
+    const newest = this.newestSeq.get(channel) ?? -1
     if (message.seq > newest) {
       this.newestSeq.set(channel, message.seq)
       this.subscriptions.set(channel, message.id)
