@@ -1,5 +1,8 @@
-//! The access token: an HS256 JWT naming a user, minted by api-server at login and checked by
-//! api-server on every REST call and by collab-server on the chat socket.
+//! The access token: an HS256 JWT naming a user and the session (refresh-token family) it was
+//! issued in, minted by api-server at login and refresh and checked by api-server on every REST
+//! call and by collab-server on the chat socket. Both also check that the session is still
+//! active (not signed out, revoked, or its user deleted), so signing out ends its access tokens
+//! at once instead of when they expire.
 //!
 //! The claims and the sign/verify core live here so both servers agree on them without
 //! depending on each other; each server reads the shared secret (the data folder's
@@ -41,6 +44,8 @@ pub struct AccessClaims {
     pub exp: u64,
     /// Always [`ACCESS_TYP`].
     pub typ: String,
+    /// The session: the id of the refresh-token family the token was issued with.
+    pub sid: String,
 }
 
 /// A fresh random secret, for the data folder's [`SECRET_FILE`].
@@ -71,6 +76,7 @@ impl AccessTokenKeys {
         }
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = leeway_secs;
+        validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "sub"]);
         Ok(AccessTokenKeys {
             encoding: EncodingKey::from_secret(secret),
@@ -79,20 +85,28 @@ impl AccessTokenKeys {
         })
     }
 
-    /// A token for user `sub`, issued at `iat` and valid for `ttl_secs` (seconds since the
-    /// epoch; the caller owns the clock).
-    pub fn sign(&self, sub: &str, iat: u64, ttl_secs: u64) -> Result<String, AccessTokenError> {
+    /// A token for user `sub` in session `sid`, issued at `iat` and valid for `ttl_secs`
+    /// (seconds since the epoch; the caller owns the clock).
+    pub fn sign(
+        &self,
+        sub: &str,
+        sid: &str,
+        iat: u64,
+        ttl_secs: u64,
+    ) -> Result<String, AccessTokenError> {
         let claims = AccessClaims {
             sub: sub.to_owned(),
             iat,
             exp: iat.saturating_add(ttl_secs),
             typ: ACCESS_TYP.to_owned(),
+            sid: sid.to_owned(),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|_| AccessTokenError::Invalid)
     }
 
-    /// The claims of a genuine, unexpired access token.
+    /// The claims of a genuine, unexpired access token (whose session the caller must still
+    /// check).
     pub fn verify(&self, token: &str) -> Result<AccessClaims, AccessTokenError> {
         let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
             .map_err(|e| match e.kind() {
@@ -118,11 +132,12 @@ mod tests {
     #[test]
     fn tokens_round_trip_and_refuse_tampering_other_secrets_and_expiry() {
         let keys = AccessTokenKeys::new(&[7; 32], 5).unwrap();
-        let token = keys.sign("user-1", now(), 60).unwrap();
+        let token = keys.sign("user-1", "s-1", now(), 60).unwrap();
         let claims = keys.verify(&token).unwrap();
         assert_eq!(claims.sub, "user-1");
         assert_eq!(claims.typ, ACCESS_TYP);
         assert_eq!(claims.exp, claims.iat + 60);
+        assert_eq!(claims.sid, "s-1");
 
         let other = AccessTokenKeys::new(&[8; 32], 5).unwrap();
         assert_eq!(other.verify(&token), Err(AccessTokenError::Invalid));
@@ -131,7 +146,7 @@ mod tests {
         assert_eq!(keys.verify(&tampered), Err(AccessTokenError::Invalid));
         assert_eq!(keys.verify("nope"), Err(AccessTokenError::Invalid));
 
-        let expired = keys.sign("user-1", now() - 3600, 60).unwrap();
+        let expired = keys.sign("user-1", "s-1", now() - 3600, 60).unwrap();
         assert_eq!(keys.verify(&expired), Err(AccessTokenError::Expired));
         assert_eq!(
             AccessTokenKeys::new(&[1; 16], 5).err(),
@@ -148,6 +163,7 @@ mod tests {
             iat: now(),
             exp: now() + 60,
             typ: "refresh".into(),
+            sid: "s".into(),
         };
         let token = jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),

@@ -189,7 +189,7 @@ pub struct ChatFrameError(String);
 impl ClientFrame {
     /// Reads a binary (MessagePack) frame.
     pub fn decode_binary(bytes: &[u8]) -> Result<ClientFrame, ChatFrameError> {
-        rmp_serde::from_slice(bytes).map_err(|e| ChatFrameError(e.to_string()))
+        from_msgpack(bytes)
     }
 
     /// Reads a text (JSON) frame.
@@ -208,7 +208,7 @@ impl ClientFrame {
 
 impl ServerFrame {
     pub fn decode_binary(bytes: &[u8]) -> Result<ServerFrame, ChatFrameError> {
-        rmp_serde::from_slice(bytes).map_err(|e| ChatFrameError(e.to_string()))
+        from_msgpack(bytes)
     }
 
     pub fn decode_text(text: &str) -> Result<ServerFrame, ChatFrameError> {
@@ -266,8 +266,19 @@ impl ChatEnvelope {
     }
 
     pub fn decode(bytes: &[u8]) -> Result<ChatEnvelope, ChatFrameError> {
-        rmp_serde::from_slice(bytes).map_err(|e| ChatFrameError(e.to_string()))
+        from_msgpack(bytes)
     }
+}
+
+/// Deepest MessagePack nesting accepted. Chat frames nest three levels; rmp-serde's default of
+/// 1,024 lets an unknown field of nested maps (skipped recursively) overflow a 2 MiB thread
+/// stack in a debug build (found by the `chat_frame` fuzz target, `regress-deeply-nested-maps`).
+pub const MAX_MSGPACK_DEPTH: usize = 32;
+
+fn from_msgpack<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, ChatFrameError> {
+    let mut de = rmp_serde::Deserializer::from_read_ref(bytes);
+    de.set_max_depth(MAX_MSGPACK_DEPTH);
+    T::deserialize(&mut de).map_err(|e| ChatFrameError(e.to_string()))
 }
 
 fn named<T: Serialize>(value: &T) -> Vec<u8> {
@@ -283,6 +294,32 @@ fn json<T: Serialize>(value: &T) -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deeply_nested_msgpack_is_refused_without_recursing_deeply() {
+        // {"op": ..., "x": {"n": {"n": ...}}} 10,000 levels deep, decoded on a small stack: it
+        // overflowed before the depth limit (found by fuzzing).
+        let mut frame = vec![
+            0x82, 0xa2, b'o', b'p', 0xa4, b's', b'e', b'n', b'd', 0xa1, b'x',
+        ];
+        for _ in 0..10_000 {
+            frame.extend_from_slice(&[0x81, 0xa1, b'n']);
+        }
+        frame.push(0xc0);
+        let decoded = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || {
+                (
+                    ClientFrame::decode_binary(&frame).is_err(),
+                    ServerFrame::decode_binary(&frame).is_err(),
+                    ChatEnvelope::decode(&frame).is_err(),
+                )
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(decoded, (true, true, true));
+    }
 
     fn message() -> ChatMessage {
         ChatMessage {

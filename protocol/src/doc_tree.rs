@@ -34,8 +34,9 @@ pub(crate) struct Roots {
 /// How many shared types may nest inside a root before reading stops (and reads `null`).
 /// Reading recurses once per level, and a document is client input: a hostile one nested
 /// thousands deep would otherwise overflow the reading thread's stack. Real documents (ProseMirror
-/// trees, nested maps) stay far below this.
-pub(crate) const MAX_DEPTH: usize = 128;
+/// trees, nested maps) stay far below this. Servers refuse updates that nest deeper
+/// ([`crate::nesting`]), so only documents stored before that check can be cut short here.
+pub(crate) const MAX_DEPTH: usize = crate::nesting::MAX_NESTING as usize;
 
 /// Every root of the document `txn` reads.
 pub(crate) fn read_roots<T: ReadTxn>(txn: &T) -> Roots {

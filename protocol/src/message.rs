@@ -5,12 +5,16 @@
 //! instead of a silent drop. Notably it never emits yrs's non-standard "permission granted"
 //! auth message, which stable y-websocket clients do not understand.
 
+use crate::update_scan::decode_state_vector;
 use yrs::StateVector;
 use yrs::encoding::read::{Cursor, Error as ReadError};
 use yrs::encoding::write::Write;
-use yrs::sync::protocol::{MSG_AUTH, MSG_AWARENESS, MSG_QUERY_AWARENESS, MSG_SYNC};
+use yrs::sync::protocol::{
+    MSG_AUTH, MSG_AWARENESS, MSG_QUERY_AWARENESS, MSG_SYNC, MSG_SYNC_STEP_1, MSG_SYNC_STEP_2,
+    MSG_SYNC_UPDATE,
+};
 use yrs::sync::{AwarenessUpdate, SyncMessage};
-use yrs::updates::decoder::{Decode, DecoderV1};
+use yrs::updates::decoder::DecoderV1;
 use yrs::updates::encoder::{Encode, Encoder, EncoderV1};
 
 /// One y-websocket message (the unit a stable client expects per WebSocket frame).
@@ -127,13 +131,21 @@ impl Message {
         use yrs::encoding::read::Read;
         let tag: u8 = decoder.read_var()?;
         Ok(match tag {
-            MSG_SYNC => match SyncMessage::decode(decoder) {
-                Ok(SyncMessage::SyncStep1(sv)) => Message::SyncStep1(sv),
-                Ok(SyncMessage::SyncStep2(u)) => Message::SyncStep2(u),
-                Ok(SyncMessage::Update(u)) => Message::Update(u),
-                Err(ReadError::UnexpectedValue) => return Err(DecodeError::UnknownSyncType),
-                Err(e) => return Err(e.into()),
-            },
+            // Read by hand rather than with `SyncMessage::decode`, so the state vector goes
+            // through the strict decoder (yrs's own only debug-asserts client ids).
+            MSG_SYNC => {
+                let sub: u8 = decoder.read_var()?;
+                if sub > MSG_SYNC_UPDATE {
+                    return Err(DecodeError::UnknownSyncType);
+                }
+                let body = decoder.read_buf()?;
+                match sub {
+                    MSG_SYNC_STEP_1 => Message::SyncStep1(decode_state_vector(body)?),
+                    MSG_SYNC_STEP_2 => Message::SyncStep2(body.to_vec()),
+                    MSG_SYNC_UPDATE => Message::Update(body.to_vec()),
+                    _ => return Err(DecodeError::UnknownSyncType),
+                }
+            }
             MSG_AWARENESS => {
                 let body = decoder.read_buf()?;
                 Message::Awareness(crate::awareness::decode_awareness(body)?)

@@ -147,8 +147,7 @@ fn restore_root(
             match current_node {
                 Some(Node::Text(existing)) if existing == chunks => {}
                 _ => {
-                    let len = text.len(txn);
-                    text.remove_range(txn, 0, len);
+                    clear_text(txn, &text);
                     fill_text(txn, &text, chunks);
                 }
             }
@@ -198,14 +197,27 @@ fn restore_root(
     }
 }
 
+/// Deletes every element of a text, including content no client puts in a text but an update
+/// can (a binary, an `Any` array or a subdocument whose parent is a text).
+///
+/// Not `Text::remove_range(0, len)`: `Text::len` counts such content but the text's removal
+/// skips it, and so panics having removed less than `len` (found by the `yrs_update` fuzz
+/// target, `regress-binary-in-text`). The array walker deletes every countable item, measured
+/// in the same unit as `Text::len`.
+fn clear_text(txn: &mut TransactionMut, text: &TextRef) {
+    let len = text.len(txn);
+    if len > 0 {
+        let branch: &yrs::branch::Branch = text.as_ref();
+        ArrayRef::from(BranchPtr::from(branch)).remove_range(txn, 0, len);
+    }
+}
+
 /// Removes all live content of a root, read as `kind`.
 fn clear(txn: &mut TransactionMut, branch: BranchPtr, kind: RootKind) {
     match kind {
         RootKind::Empty => {}
         RootKind::Text => {
-            let text = TextRef::from(branch);
-            let len = text.len(txn);
-            text.remove_range(txn, 0, len);
+            clear_text(txn, &TextRef::from(branch));
         }
         RootKind::Map => {
             let map = MapRef::from(branch);
@@ -514,6 +526,38 @@ mod tests {
         settings.insert(&mut txn, "theme", "dark");
     }
 
+    #[test]
+    fn a_text_holding_binary_content_restores() {
+        // Found by the fuzzer: an update may give a text a binary item (no client writes one);
+        // the text counts it in its length but removing text skips it, which panicked.
+        let doc = Doc::with_client_id(1);
+        let text = doc.get_or_insert_text("content");
+        text.insert(&mut doc.transact_mut(), 0, "hello");
+        let version = doc
+            .transact()
+            .encode_state_as_update_v1(&StateVector::default());
+        text.insert(&mut doc.transact_mut(), 5, " world");
+        // Client 5, clock 0: a binary [h, i] right of "hello" (origin 1:4), no deletions.
+        let binary = [1, 1, 5, 0, 0x83, 1, 4, 2, b'h', b'i', 0];
+        doc.transact_mut()
+            .apply_update(decode_update(&binary).unwrap())
+            .unwrap();
+        assert_eq!(
+            text.len(&doc.transact()),
+            12,
+            "the binary item counts in the length"
+        );
+        let restore = restore_update(&doc, &version).unwrap();
+        doc.transact_mut()
+            .apply_update(decode_update(&restore).unwrap())
+            .unwrap();
+        assert_eq!(text.get_string(&doc.transact()), "hello");
+        assert_eq!(
+            text.len(&doc.transact()),
+            5,
+            "the binary item was deleted too"
+        );
+    }
     #[test]
     fn restore_brings_back_the_earlier_version() {
         let doc = first_version();

@@ -76,6 +76,8 @@ pub enum TokenError {
     Missing,
     #[error("token expired")]
     Expired,
+    #[error("token is not valid yet")]
+    NotYetValid,
     #[error("token signature is not valid for this server")]
     BadSignature,
     #[error("token is malformed: {0}")]
@@ -145,6 +147,7 @@ impl TokenVerifier {
             DecodingKey::from_ed_pem(public_pem).map_err(|e| TokenError::BadKey(e.to_string()))?;
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.leeway = leeway_secs;
+        validation.validate_nbf = true;
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "aud", "sub"]);
         Ok(TokenVerifier { key, validation })
@@ -156,6 +159,7 @@ impl TokenVerifier {
         let data = jsonwebtoken::decode::<CollabClaims>(token, &self.key, &self.validation)
             .map_err(|e| match e.kind() {
                 ErrorKind::ExpiredSignature => TokenError::Expired,
+                ErrorKind::ImmatureSignature => TokenError::NotYetValid,
                 ErrorKind::InvalidSignature | ErrorKind::InvalidAlgorithm => {
                     TokenError::BadSignature
                 }

@@ -23,21 +23,24 @@ fn awareness() -> impl Strategy<Value = AwarenessUpdate> {
         Just("null".to_string()),
         "[a-z]{0,12}".prop_map(|s| format!("{{\"user\":{{\"name\":\"{s}\"}}}}")),
     ];
-    prop::collection::hash_map(0u64..(1 << 53), (any::<u32>(), json), 0..6).prop_map(|m| {
-        AwarenessUpdate {
-            clients: m
-                .into_iter()
-                .map(|(c, (clock, json))| {
-                    (
-                        ClientID::new(c),
-                        AwarenessUpdateEntry {
-                            clock,
-                            json: Arc::from(json),
-                        },
-                    )
-                })
-                .collect::<HashMap<_, _>>(),
-        }
+    prop::collection::hash_map(
+        0u64..(1 << 53),
+        (0..=weft_protocol::MAX_AWARENESS_CLOCK, json),
+        0..6,
+    )
+    .prop_map(|m| AwarenessUpdate {
+        clients: m
+            .into_iter()
+            .map(|(c, (clock, json))| {
+                (
+                    ClientID::new(c),
+                    AwarenessUpdateEntry {
+                        clock,
+                        json: Arc::from(json),
+                    },
+                )
+            })
+            .collect::<HashMap<_, _>>(),
     })
 }
 
