@@ -107,6 +107,21 @@ impl Accounts {
         Ok(Rotation::Reused { user, family })
     }
 
+    /// Whether the session `family` of `user` is still active: some token of it is neither
+    /// revoked nor deleted with its user. Access tokens name their session and are refused once
+    /// this is false (sign-out, sign-out everywhere, a reused refresh token, a deleted user).
+    pub async fn session_active(&self, user: Uuid, family: Uuid) -> Result<bool, AccountsError> {
+        let row = sqlx::query(
+            "SELECT 1 AS active FROM refresh_tokens \
+             WHERE family_id = $1 AND user_id = $2 AND revoked_at IS NULL LIMIT 1",
+        )
+        .bind(id_text(family))
+        .bind(id_text(user))
+        .fetch_optional(self.db.pool())
+        .await?;
+        Ok(row.is_some())
+    }
+
     /// Revokes every token of the family `token_hash` belongs to (sign-out). True when a
     /// token was revoked now, false when the token is unknown or its family already revoked.
     pub async fn revoke_family_of(&self, token_hash: &str) -> Result<bool, AccountsError> {

@@ -374,6 +374,57 @@ fn key_validation() {
     assert!(BlobKey::new("c:/x").is_err());
 }
 
+#[tokio::test]
+async fn encoded_and_look_alike_traversal_keys_are_refused_and_nothing_escapes() {
+    // What an HTTP layer might hand over after one decoding (or none): none is a key.
+    for bad in [
+        "..%2fx",
+        "%2e%2e/x",
+        "%252e%252e%252fx",
+        "..\\x",
+        "a\\..\\..\\x",
+        "\u{2024}\u{2024}/x",
+        "\u{FF0E}\u{FF0E}/x",
+        "..\u{2215}x",
+        "x\0",
+        "/etc/passwd",
+        "//x",
+        "C:\\x",
+        "a/../../x",
+        "./x",
+        "x/.",
+        "~/x",
+        "x/~tmp",
+    ] {
+        assert!(BlobKey::new(bad).is_err(), "{bad:?}");
+    }
+    // Keys that look like the store's own folders are objects like any other: writing them
+    // touches nothing at the store's root or beside it.
+    let (dir, store) = store();
+    let root = store.root().to_path_buf();
+    std::fs::write(root.join("canary"), "CANARY").unwrap();
+    std::fs::write(dir.path().join("canary"), "CANARY").unwrap();
+    for k in ["meta/canary", "objects/canary", "canary", "objects/x/..."] {
+        store
+            .put(&key(k), Bytes::from_static(b"PWNED"), "text/plain")
+            .await
+            .unwrap();
+        assert!(store.object_path(&key(k)).starts_with(root.join("objects")));
+        assert_eq!(
+            store.get(&key(k)).await.unwrap().unwrap().bytes.as_ref(),
+            b"PWNED"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(root.join("canary")).unwrap(),
+        "CANARY"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("canary")).unwrap(),
+        "CANARY"
+    );
+}
+
 proptest! {
     /// Whatever string is accepted as a key names a path strictly inside the objects folder.
     #[test]
