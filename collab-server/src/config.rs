@@ -3,9 +3,11 @@
 //! Defaults are what a single developer running `cargo run --release` wants; tests build a
 //! `Config` directly and shrink the timers.
 
+use crate::inbound_rate::RateLimits;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
+use weft_api_server::front::FrontConfig;
 use weft_storage::StorageConfig;
 use weft_storage::docs::DocStoreConfig;
 
@@ -172,7 +174,94 @@ pub struct Config {
     /// Channels one chat socket may subscribe to.
     #[arg(long, env = "CHAT_MAX_SUBSCRIPTIONS", default_value_t = 256)]
     pub chat_max_subscriptions: usize,
+
+    /// Documents one Hocuspocus socket (`/hocuspocus`) may have open, or waiting for their
+    /// token, at once; one more is refused with a permission-denied message.
+    #[arg(
+        long,
+        env = "COLLAB_MAX_DOCUMENTS_PER_CONNECTION",
+        default_value_t = 100
+    )]
+    pub max_documents_per_connection: usize,
+
+    /// How long a Hocuspocus socket may stay open before its first document is authenticated
+    /// (then it is closed with 4408).
+    #[arg(long, env = "COLLAB_AUTH_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub auth_timeout: Duration,
+
+    /// Bytes a Hocuspocus socket may send for documents whose token has not arrived yet;
+    /// beyond them it is closed (1008).
+    #[arg(long, env = "COLLAB_PRE_AUTH_BYTES", default_value_t = 1024 * 1024)]
+    pub pre_auth_bytes: usize,
+
+    /// Messages a Hocuspocus socket may send for documents whose token has not arrived yet.
+    #[arg(long, env = "COLLAB_PRE_AUTH_MESSAGES", default_value_t = 256)]
+    pub pre_auth_messages: usize,
+
+    // Limits of the front door and of WebSocket connections per client and per user.
+    /// Header deadline and budget, connection cap and trusted proxies (`WEFT_*`, shared with
+    /// api-server, whose routes this node may serve).
+    #[command(flatten)]
+    pub front: FrontConfig,
+
+    /// WebSocket connections (`/ws` and `/chat` together) one client address may hold open
+    /// (IPv6: one /64); more are refused (4429, or 429 on `/chat`). 0: no cap.
+    #[arg(long, env = "COLLAB_MAX_CONNECTIONS_PER_IP", default_value_t = 0)]
+    pub max_connections_per_ip: usize,
+
+    /// WebSocket connections one user (token subject) may hold open; more are refused like
+    /// the above. 0: no cap.
+    #[arg(long, env = "COLLAB_MAX_CONNECTIONS_PER_USER", default_value_t = 0)]
+    pub max_connections_per_user: usize,
+
+    // Limits on documents and on what one connection sends (see README, "Limits").
+    /// Largest a document may grow to through its clients, as the length of its state encoded
+    /// as one v1 update; an update that would pass it closes its connection with 4413 and
+    /// changes nothing. 0: no limit. api-server reads the same variable for REST writes.
+    #[arg(long, env = "COLLAB_MAX_DOCUMENT_BYTES", default_value_t = DEFAULT_MAX_DOCUMENT_BYTES)]
+    pub max_document_bytes: u64,
+
+    /// y-websocket messages per second one connection may send on average (0: no limit);
+    /// faster ones are held back, not dropped.
+    #[arg(long, env = "COLLAB_RATE_MESSAGES", default_value_t = 500)]
+    pub rate_messages: u32,
+
+    /// y-websocket messages one connection may send at once before the rate applies.
+    #[arg(long, env = "COLLAB_RATE_BURST", default_value_t = 2000)]
+    pub rate_burst: u32,
+
+    /// Bytes per second one y-websocket connection may send on average (0: no limit).
+    #[arg(long, env = "COLLAB_RATE_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub rate_bytes: u32,
+
+    /// Bytes one y-websocket connection may send at once (a larger message costs all of it).
+    #[arg(long, env = "COLLAB_RATE_BURST_BYTES", default_value_t = 32 * 1024 * 1024)]
+    pub rate_burst_bytes: u32,
+
+    /// Chat frames per second one chat socket may send on average (0: no limit).
+    #[arg(long, env = "CHAT_RATE_MESSAGES", default_value_t = 50)]
+    pub chat_rate_messages: u32,
+
+    /// Chat frames one chat socket may send at once (room for resubscribing every channel).
+    #[arg(long, env = "CHAT_RATE_BURST", default_value_t = 300)]
+    pub chat_rate_burst: u32,
+
+    /// Bytes per second one chat socket may send on average (0: no limit).
+    #[arg(long, env = "CHAT_RATE_BYTES", default_value_t = 1024 * 1024)]
+    pub chat_rate_bytes: u32,
+
+    /// Bytes one chat socket may send at once.
+    #[arg(long, env = "CHAT_RATE_BURST_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub chat_rate_burst_bytes: u32,
+
+    /// A connection (either socket) held back by its rate limit continuously for this long is
+    /// closed with 1008.
+    #[arg(long, env = "COLLAB_MAX_THROTTLE", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub max_throttle: Duration,
 }
+
+/// `COLLAB_MAX_DOCUMENT_BYTES` when unset: 64 MiB.
+pub const DEFAULT_MAX_DOCUMENT_BYTES: u64 = 64 * 1024 * 1024;
 
 impl Config {
     /// The defaults, as if no flag or variable were given, with keys under `data_dir`.
@@ -214,7 +303,55 @@ impl Config {
             chat_recovery_limit: 1000,
             chat_max_frame_bytes: 64 * 1024,
             chat_max_subscriptions: 256,
+            max_documents_per_connection: 100,
+            auth_timeout: Duration::from_secs(10),
+            pre_auth_bytes: 1024 * 1024,
+            pre_auth_messages: 256,
+            front: FrontConfig::default(),
+            max_connections_per_ip: 0,
+            max_connections_per_user: 0,
+            max_document_bytes: DEFAULT_MAX_DOCUMENT_BYTES,
+            rate_messages: 500,
+            rate_burst: 2000,
+            rate_bytes: 4 * 1024 * 1024,
+            rate_burst_bytes: 32 * 1024 * 1024,
+            chat_rate_messages: 50,
+            chat_rate_burst: 300,
+            chat_rate_bytes: 1024 * 1024,
+            chat_rate_burst_bytes: 4 * 1024 * 1024,
+            max_throttle: Duration::from_secs(10),
         }
+    }
+
+    /// The rate limits of a y-websocket connection.
+    pub fn ws_rate(&self) -> RateLimits {
+        RateLimits {
+            messages_per_sec: self.rate_messages,
+            burst_messages: self.rate_burst,
+            bytes_per_sec: self.rate_bytes,
+            burst_bytes: self.rate_burst_bytes,
+            max_throttle: self.max_throttle,
+        }
+    }
+
+    /// The rate limits of a chat socket.
+    pub fn chat_rate(&self) -> RateLimits {
+        RateLimits {
+            messages_per_sec: self.chat_rate_messages,
+            burst_messages: self.chat_rate_burst,
+            bytes_per_sec: self.chat_rate_bytes,
+            burst_bytes: self.chat_rate_burst_bytes,
+            max_throttle: self.max_throttle,
+        }
+    }
+
+    /// Turns every per-connection rate limit off (benchmarks that flood on purpose).
+    pub fn without_rate_limits(mut self) -> Config {
+        self.rate_messages = 0;
+        self.rate_bytes = 0;
+        self.chat_rate_messages = 0;
+        self.chat_rate_bytes = 0;
+        self
     }
 
     /// Where this node stores documents and blobs; `local` is the address it listens on.

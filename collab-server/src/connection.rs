@@ -4,13 +4,15 @@
 //! to the socket, pings on an interval, and ends on a kick (slow reader), a protocol error,
 //! a missing pong or server shutdown, sending the close frame its reason calls for.
 
+use crate::inbound_rate::{InboundRate, RateLimits, Verdict};
 use crate::metrics::{Metrics, ReasonLabel};
 use crate::peer::{CloseReason, ConnId, Kick, Peer};
+use crate::room::{FrameError, Room};
 use crate::rooms::Rooms;
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket};
 use bytes::Bytes;
-use futures_util::SinkExt;
-use futures_util::stream::{SplitSink, StreamExt};
+use futures_util::stream::{SplitSink, SplitStream, StreamExt};
+use futures_util::{FutureExt, SinkExt};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -21,6 +23,11 @@ use tracing::Instrument;
 use weft_protocol::{CollabClaims, Message};
 
 static NEXT_CONN_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A process-unique id for a new connection (or, on a Hocuspocus socket, a new document).
+pub fn next_conn_id() -> ConnId {
+    NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed)
+}
 
 /// Frames written before one flush, so a burst costs one syscall, not one per frame.
 const MAX_BATCH: usize = 64;
@@ -34,6 +41,8 @@ pub struct ConnContext {
     pub outbound_queue: usize,
     pub ping_interval: Duration,
     pub write_timeout: Duration,
+    /// Per-connection limits on what the client sends.
+    pub rate: RateLimits,
 }
 
 type Sink = SplitSink<WebSocket, WsMessage>;
@@ -41,7 +50,7 @@ type Sink = SplitSink<WebSocket, WsMessage>;
 /// Refuses a connection whose token failed: a y-websocket "permission denied" message with the
 /// reason, then a 44xx close, before any document data.
 pub async fn refuse(socket: WebSocket, doc: String, code: u16, reason: String, ctx: ConnContext) {
-    let id = NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed);
+    let id = next_conn_id();
     let span = tracing::info_span!("conn", id, doc = %doc, sub = tracing::field::Empty);
     async move {
         tracing::info!(code, %reason, "connection refused");
@@ -71,7 +80,7 @@ pub async fn refuse(socket: WebSocket, doc: String, code: u16, reason: String, c
 
 /// Serves an authenticated connection until it ends.
 pub async fn serve(socket: WebSocket, doc: String, claims: CollabClaims, ctx: ConnContext) {
-    let id = NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed);
+    let id = next_conn_id();
     let span = tracing::info_span!("conn", id, doc = %doc, sub = %claims.sub);
     serve_inner(socket, id, doc, claims, ctx)
         .instrument(span)
@@ -121,43 +130,41 @@ async fn serve_inner(
     let mut ping = tokio::time::interval(ctx.ping_interval);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ping.tick().await;
-    let mut awaiting_pong = false;
+    let mut inbound = Inbound {
+        rate: InboundRate::new(&ctx.rate, ctx.metrics.clone(), "ws"),
+        held: None,
+        awaiting_pong: false,
+    };
 
     let reason = loop {
-        tokio::select! {
+        let hold_until = inbound.held.as_ref().map(|(_, until)| *until);
+        let step = tokio::select! {
             biased;
-            _ = ctx.shutdown.cancelled() => break CloseReason::Shutdown,
-            reason = kick.fired() => break reason,
+            _ = ctx.shutdown.cancelled() => Err(CloseReason::Shutdown),
+            reason = kick.fired() => Err(reason),
             _ = ping.tick() => {
-                if awaiting_pong {
-                    break CloseReason::PongTimeout;
-                }
-                awaiting_pong = true;
-                let ping = sink.send(WsMessage::Ping(Bytes::new()));
-                if !matches!(tokio::time::timeout(ctx.write_timeout, ping).await, Ok(Ok(()))) {
-                    break CloseReason::WriteFailed;
-                }
-            }
-            Some(first) = rx.recv() => {
-                if let Err(reason) = write_batch(&mut sink, first, &mut rx, &ctx, &kick).await {
-                    break reason;
-                }
-            }
-            incoming = stream.next() => match incoming {
-                None => break CloseReason::ClientGone,
-                Some(Err(e)) => break classify_read_error(e),
-                Some(Ok(WsMessage::Binary(bytes))) => {
-                    ctx.metrics.bytes_in.inc_by(bytes.len() as u64);
-                    if let Err(e) = room.handle_frame(id, &bytes) {
-                        tracing::info!(error = %e, "closing connection after a bad message");
-                        break CloseReason::Malformed(e.to_string());
+                // A held-back client's pong may wait behind its own messages.
+                if inbound.awaiting_pong && !inbound.rate.throttled() {
+                    Err(CloseReason::PongTimeout)
+                } else {
+                    inbound.awaiting_pong = true;
+                    let ping = sink.send(WsMessage::Ping(Bytes::new()));
+                    match tokio::time::timeout(ctx.write_timeout, ping).await {
+                        Ok(Ok(())) => Ok(()),
+                        _ => Err(CloseReason::WriteFailed),
                     }
                 }
-                Some(Ok(WsMessage::Text(_))) => break CloseReason::TextFrame,
-                Some(Ok(WsMessage::Pong(_))) => awaiting_pong = false,
-                Some(Ok(WsMessage::Ping(_))) => {}
-                Some(Ok(WsMessage::Close(_))) => break CloseReason::ClientClosed,
-            },
+            }
+            Some(first) = rx.recv() => write_batch(&mut sink, first, &mut rx, &ctx, &kick).await,
+            _ = sleep_until(hold_until), if hold_until.is_some() => {
+                inbound.release(&mut stream, &room, id, &ctx)
+            }
+            item = stream.next(), if inbound.held.is_none() => {
+                inbound.received(item, &room, id, &ctx)
+            }
+        };
+        if let Err(reason) = step {
+            break reason;
         }
     };
 
@@ -167,6 +174,116 @@ async fn serve_inner(
     }
     tracing::debug!(reason = reason.label(), "connection closed");
     count_close(&ctx, &reason);
+}
+
+/// The reading side of a connection: its rate limiter, the message it holds back, whether a
+/// pong is due.
+struct Inbound {
+    rate: InboundRate,
+    /// A message read while the client was over its rate, and when to ask again: nothing more
+    /// is read until it is handled (backpressure), so messages are handled whole and in order.
+    held: Option<(Bytes, tokio::time::Instant)>,
+    awaiting_pong: bool,
+}
+
+impl Inbound {
+    /// Handles what the socket gave.
+    fn received(
+        &mut self,
+        item: Option<Result<WsMessage, axum::Error>>,
+        room: &Arc<Room>,
+        id: ConnId,
+        ctx: &ConnContext,
+    ) -> Result<(), CloseReason> {
+        match item {
+            None => Err(CloseReason::ClientGone),
+            Some(Err(e)) => Err(classify_read_error(e)),
+            Some(Ok(WsMessage::Binary(bytes))) => {
+                ctx.metrics.bytes_in.inc_by(bytes.len() as u64);
+                let verdict = self.rate.check(bytes.len());
+                self.admit(room, id, bytes, verdict, ctx)
+            }
+            Some(Ok(WsMessage::Text(_))) => Err(CloseReason::TextFrame),
+            Some(Ok(WsMessage::Pong(_))) => {
+                self.awaiting_pong = false;
+                Ok(())
+            }
+            Some(Ok(WsMessage::Ping(_))) => Ok(()),
+            Some(Ok(WsMessage::Close(_))) => Err(CloseReason::ClientClosed),
+        }
+    }
+
+    /// The held message's wait is over: handles it (or holds it again). Whether the client had
+    /// already sent its next message by then is what tells flooding from pacing: a client
+    /// sending ahead of its rate has, one waiting for answers (or pausing) has not, and its
+    /// throttling ends there. The next message read ahead is handled right after.
+    fn release(
+        &mut self,
+        stream: &mut SplitStream<WebSocket>,
+        room: &Arc<Room>,
+        id: ConnId,
+        ctx: &ConnContext,
+    ) -> Result<(), CloseReason> {
+        let Some((bytes, _)) = self.held.take() else {
+            return Ok(());
+        };
+        match self.rate.recheck(bytes.len()) {
+            Verdict::Now => {
+                let ahead = stream.next().now_or_never();
+                if ahead.is_none() {
+                    self.rate.drained();
+                }
+                handle(room, id, &bytes)?;
+                match ahead {
+                    Some(item) => self.received(item, room, id, ctx),
+                    None => Ok(()),
+                }
+            }
+            verdict => self.admit(room, id, bytes, verdict, ctx),
+        }
+    }
+
+    /// Handles a message the rate limiter ruled on: now, held until its wait is over, or not at
+    /// all (the connection is closed for flooding).
+    fn admit(
+        &mut self,
+        room: &Arc<Room>,
+        id: ConnId,
+        bytes: Bytes,
+        verdict: Verdict,
+        ctx: &ConnContext,
+    ) -> Result<(), CloseReason> {
+        match verdict {
+            Verdict::Now => handle(room, id, &bytes),
+            Verdict::Wait(wait) => {
+                self.held = Some((bytes, tokio::time::Instant::now() + wait));
+                Ok(())
+            }
+            Verdict::Flooding => {
+                tracing::info!("closing a connection that keeps sending ahead of its rate limit");
+                Err(CloseReason::RateLimited(ctx.rate.max_throttle))
+            }
+        }
+    }
+}
+
+/// Applies one frame to the room; an error names the close it calls for.
+fn handle(room: &Arc<Room>, id: ConnId, bytes: &[u8]) -> Result<(), CloseReason> {
+    room.handle_frame(id, bytes).map_err(|e| match e {
+        FrameError::DocumentTooLarge { limit } => CloseReason::DocumentTooLarge(limit),
+        e => {
+            tracing::info!(error = %e, "closing connection after a bad message");
+            CloseReason::Malformed(e.to_string())
+        }
+    })
+}
+
+/// Sleeps until `until` (never returns when there is nothing to wait for).
+pub(crate) async fn sleep_until(until: Option<tokio::time::Instant>) {
+    match until {
+        Some(until) => tokio::time::sleep_until(until).await,
+        None => std::future::pending().await,
+    }
 }
 
 fn count_close(ctx: &ConnContext, reason: &CloseReason) {

@@ -1,8 +1,11 @@
 //! HTTP routes: the WebSocket upgrade at `/ws/{doc}`, `/healthz` and `/metrics`.
 //!
-//! Authentication happens here, before the upgrade completes; a refused connection is still
-//! upgraded so the y-websocket client receives a reason and a 44xx close code it will not retry.
+//! Authentication happens here, before the upgrade completes, and so does the per-address and
+//! per-user connection cap (`conn_caps`); a refused connection is still upgraded so the
+//! y-websocket client receives a reason and a 44xx close code it will not retry (4429 when a cap
+//! is full).
 
+use crate::conn_caps::{CapSlot, ConnCaps};
 use crate::connection::{self, ConnContext};
 use crate::doc_name;
 use crate::problem::Problem;
@@ -15,7 +18,11 @@ use axum::routing::get;
 use serde::Deserialize;
 use std::sync::Arc;
 use tokio_util::task::TaskTracker;
+use weft_api_server::front::ClientIp;
 use weft_protocol::{CollabClaims, Permission, TokenVerifier};
+
+/// Close code of a connection refused because its address or user holds too many already.
+pub const TOO_MANY_CONNECTIONS: u16 = 4429;
 
 /// Shared by every request.
 #[derive(Debug, Clone)]
@@ -27,6 +34,7 @@ pub struct AppState {
     pub max_message_bytes: usize,
     pub ws_read_buffer: usize,
     pub ws_write_buffer: usize,
+    pub caps: Arc<ConnCaps>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -63,6 +71,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
 
 async fn ws_upgrade(
     State(state): State<AppState>,
+    client: ClientIp,
     Path(doc): Path<String>,
     Query(query): Query<WsQuery>,
     upgrade: WebSocketUpgrade,
@@ -70,7 +79,14 @@ async fn ws_upgrade(
     if let Err(e) = doc_name::validate(&doc) {
         return Problem::bad_request(e.to_string()).into_response();
     }
-    let auth = authenticate(&state, query.token.as_deref(), &doc);
+    let auth = authenticate(
+        &state.verifier,
+        &state.conn.metrics,
+        state.allow_anonymous,
+        query.token.as_deref(),
+        &doc,
+    )
+    .and_then(|claims| take_slot(&state, client, query.token.as_deref(), claims));
     let guard = state.tasks.token();
     let ctx = state.conn.clone();
     upgrade
@@ -81,34 +97,59 @@ async fn ws_upgrade(
         .on_upgrade(move |socket| async move {
             let _guard = guard;
             match auth {
-                Ok(claims) => connection::serve(socket, doc, claims, ctx).await,
+                Ok((claims, slot)) => {
+                    let _slot = slot;
+                    connection::serve(socket, doc, claims, ctx).await
+                }
                 Err((code, reason)) => connection::refuse(socket, doc, code, reason, ctx).await,
             }
         })
 }
 
-fn authenticate(
-    state: &AppState,
+/// Checks a collab token for `doc` (any token, or none, when anonymous access is allowed);
+/// a refusal is the close code and reason to send, and is counted.
+pub(crate) fn authenticate(
+    verifier: &TokenVerifier,
+    metrics: &crate::metrics::Metrics,
+    allow_anonymous: bool,
     token: Option<&str>,
     doc: &str,
 ) -> Result<CollabClaims, (u16, String)> {
-    if state.allow_anonymous && token.is_none_or(str::is_empty) {
+    if allow_anonymous && token.is_none_or(str::is_empty) {
         return Ok(CollabClaims::new("anonymous", doc, Permission::Write, 0));
     }
-    state.verifier.verify(token, doc).map_err(|e| {
+    verifier.verify(token, doc).map_err(|e| {
         let label = match &e {
             weft_protocol::TokenError::Missing => "missing",
             weft_protocol::TokenError::Expired => "expired",
+            weft_protocol::TokenError::NotYetValid => "not_yet_valid",
             weft_protocol::TokenError::BadSignature => "bad_signature",
             weft_protocol::TokenError::WrongDocument => "wrong_document",
             _ => "malformed",
         };
-        state
-            .conn
-            .metrics
+        metrics
             .auth_refused
             .get_or_create(&crate::metrics::ReasonLabel { reason: label })
             .inc();
         (e.close_code(), e.to_string())
     })
+}
+
+/// The connection's place under the per-address and per-user caps (anonymous connections are
+/// counted by address only).
+fn take_slot(
+    state: &AppState,
+    client: ClientIp,
+    token: Option<&str>,
+    claims: CollabClaims,
+) -> Result<(CollabClaims, CapSlot), (u16, String)> {
+    let anonymous = state.allow_anonymous && token.is_none_or(str::is_empty);
+    let user = (!anonymous).then_some(claims.sub.as_str());
+    match state.caps.try_open(client.limit_key(), user) {
+        Ok(slot) => Ok((claims, slot)),
+        Err(full) => {
+            tracing::info!(client = %client.0, sub = %claims.sub, "{full}");
+            Err((TOO_MANY_CONNECTIONS, full.to_string()))
+        }
+    }
 }

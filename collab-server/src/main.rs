@@ -130,6 +130,7 @@ fn rest_config(
     rest.public_url = node.public_url.clone();
     rest.redis_url = node.redis_url.clone();
     rest.bus_prefix = node.bus_prefix.clone();
+    rest.max_document_bytes = node.max_document_bytes;
     rest.collab_private_key_file = node.keys.private_key_file.clone();
     // The chat socket verifies the access tokens the REST tier signs: one secret for both.
     rest.jwt_secret_file = node.jwt_secret_file.clone();

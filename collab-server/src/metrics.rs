@@ -9,6 +9,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindLabel {
@@ -18,6 +19,12 @@ pub struct KindLabel {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabel {
     pub reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SocketLabel {
+    /// `ws` (y-websocket documents), `hocuspocus` or `chat`.
+    pub socket: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -67,11 +74,17 @@ pub struct Metrics {
     pub cluster_peers: Gauge,
     pub cluster_peers_gone: Counter,
     pub chat_connections: Gauge,
+    pub hocuspocus_documents: Gauge,
     pub chat_projects: Gauge,
     pub chat_closes: Family<ReasonLabel, Counter>,
     pub chat_messages_stored: Counter,
     pub chat_recoveries: Family<ResultLabel, Counter>,
     pub chat_catch_ups: Counter,
+    pub throttled_messages: Family<SocketLabel, Counter>,
+    pub throttled_seconds: Family<SocketLabel, Counter<f64, AtomicU64>>,
+    pub doc_size_measurements: Counter,
+    pub doc_size_trials: Counter,
+    pub doc_size_refused: Counter,
 }
 
 impl Default for Metrics {
@@ -114,11 +127,17 @@ impl Metrics {
             cluster_peers: Gauge::default(),
             cluster_peers_gone: Counter::default(),
             chat_connections: Gauge::default(),
+            hocuspocus_documents: Gauge::default(),
             chat_projects: Gauge::default(),
             chat_closes: Family::default(),
             chat_messages_stored: Counter::default(),
             chat_recoveries: Family::default(),
             chat_catch_ups: Counter::default(),
+            throttled_messages: Family::default(),
+            throttled_seconds: Family::default(),
+            doc_size_measurements: Counter::default(),
+            doc_size_trials: Counter::default(),
+            doc_size_refused: Counter::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -255,6 +274,11 @@ impl Metrics {
             m.chat_connections.clone(),
         );
         registry.register(
+            "hocuspocus_documents",
+            "Documents open on Hocuspocus sockets (each also counts as a room peer)",
+            m.hocuspocus_documents.clone(),
+        );
+        registry.register(
             "chat_projects",
             "Projects this node holds a chat bus subscription for (those with local subscribers)",
             m.chat_projects.clone(),
@@ -279,7 +303,44 @@ impl Metrics {
             "Subscriptions that re-read recent messages after events may have been lost",
             m.chat_catch_ups.clone(),
         );
+        registry.register(
+            "throttled_messages",
+            "Messages a client sent faster than its connection's rate limit allows, held back \
+             before being handled, by socket",
+            m.throttled_messages.clone(),
+        );
+        registry.register(
+            "throttled_seconds",
+            "Time messages were held back by the per-connection rate limit, by socket",
+            m.throttled_seconds.clone(),
+        );
+        registry.register(
+            "doc_size_measurements",
+            "Exact measurements of a document's encoded size (only when its estimate nears the \
+             limit)",
+            m.doc_size_measurements.clone(),
+        );
+        registry.register(
+            "doc_size_trials",
+            "Client updates tried on a copy of the document because they might take it past its \
+             size limit",
+            m.doc_size_trials.clone(),
+        );
+        registry.register(
+            "doc_size_refused",
+            "Client updates refused because the document would pass its size limit (4413)",
+            m.doc_size_refused.clone(),
+        );
         Metrics { registry, ..m }
+    }
+
+    /// Adds numbers kept outside this registry, read on every scrape (the front door's
+    /// connection counts, the WebSocket caps' refusals).
+    pub fn register_collector(
+        &mut self,
+        collector: Box<dyn prometheus_client::collector::Collector>,
+    ) {
+        self.registry.register_collector(collector);
     }
 
     /// The Prometheus text exposition of every metric.

@@ -6,6 +6,7 @@
 use bytes::Bytes;
 use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -39,6 +40,18 @@ pub enum CloseReason {
     Unavailable,
     /// The document was deleted (4404); reconnecting will not bring it back.
     Deleted,
+    /// A Hocuspocus socket opened no document before its deadline (4408).
+    AuthTimeout,
+    /// The client broke a limit of the protocol, e.g. the unauthenticated budget (1008).
+    PolicyViolation(String),
+    /// The room was poisoned by a panic inside yrs (1011); reconnecting loads it afresh.
+    DocumentReset,
+    /// The client kept sending faster than its rate limit for longer than the given time
+    /// (1008, policy violation).
+    RateLimited(Duration),
+    /// An update would have taken the document past its size limit in bytes (4413); the
+    /// document is unchanged.
+    DocumentTooLarge(u64),
 }
 
 impl CloseReason {
@@ -62,6 +75,24 @@ impl CloseReason {
                 "document unavailable: storage error, try again later".into(),
             )),
             CloseReason::Deleted => Some((4404, "document deleted".into())),
+            CloseReason::AuthTimeout => Some((
+                4408,
+                "authentication timeout: no document opened in time".into(),
+            )),
+            CloseReason::PolicyViolation(detail) => Some((1008, truncate(detail.clone()))),
+            CloseReason::DocumentReset => {
+                Some((1011, "document unavailable: reconnect to resync".into()))
+            }
+            CloseReason::RateLimited(held) => Some((
+                1008,
+                format!(
+                    "rate limit exceeded: held back for {}s, slow down",
+                    held.as_secs_f64()
+                ),
+            )),
+            CloseReason::DocumentTooLarge(limit) => {
+                Some((4413, weft_protocol::doc_size::too_large_reason(*limit)))
+            }
             CloseReason::ClientGone | CloseReason::PongTimeout | CloseReason::WriteFailed => None,
         }
     }
@@ -80,6 +111,11 @@ impl CloseReason {
             CloseReason::Refused(..) => "refused",
             CloseReason::Unavailable => "unavailable",
             CloseReason::Deleted => "deleted",
+            CloseReason::AuthTimeout => "auth_timeout",
+            CloseReason::PolicyViolation(_) => "policy_violation",
+            CloseReason::DocumentReset => "document_reset",
+            CloseReason::RateLimited(_) => "rate_limited",
+            CloseReason::DocumentTooLarge(_) => "document_too_large",
         }
     }
 }

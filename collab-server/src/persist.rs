@@ -31,6 +31,8 @@ pub struct Persistence {
     pub flush_interval: Duration,
     /// Pending updates kept one by one before they are merged (storage down).
     pub max_pending: usize,
+    /// Largest encoded size a client may make a document grow to (0: no limit).
+    pub max_document_bytes: u64,
     pub tasks: TaskTracker,
     /// Tells the document's webhooks (if it has any) about every successful write.
     pub change_hooks: Arc<ChangeHooks>,

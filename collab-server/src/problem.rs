@@ -46,6 +46,17 @@ impl Problem {
     }
 }
 
+impl Problem {
+    pub fn unavailable(detail: impl Into<String>) -> Problem {
+        Problem {
+            kind: "about:blank",
+            title: "Service Unavailable",
+            status: 503,
+            detail: detail.into(),
+        }
+    }
+}
+
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

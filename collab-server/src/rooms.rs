@@ -99,6 +99,10 @@ impl Rooms {
             if room.is_deleted() {
                 return Err(JoinError::Deleted);
             }
+            if room.is_poisoned() {
+                // Never attach to it, never spin on it: wait until it is written and forgotten.
+                room.retired().await;
+            }
             // Unloaded between lookup and attach: the registry no longer holds it; look again.
         }
     }
@@ -131,12 +135,32 @@ impl Rooms {
                     rooms.forget(&pumped);
                 }
             });
+            self.tasks
+                .spawn(self.clone().retire_when_poisoned(room.clone()));
             room.request_resync(ResyncReason::Loaded);
         } else if let Err(reason) = result {
             tracing::error!(doc = room.name(), %reason, "document could not be loaded");
             self.forget(&room);
             room.fail(reason);
         }
+    }
+
+    /// Once `room` is poisoned (yrs panicked inside it), writes its pending log and forgets it,
+    /// then lets its waiting joiners look again, so they load storage into a fresh room. The
+    /// pending log is written first so the fresh room's load reads it: one document never has
+    /// two rooms serving it.
+    async fn retire_when_poisoned(self: Arc<Self>, room: Arc<Room>) {
+        let poisoned = tokio::select! {
+            poisoned = room.stopped_poisoned() => poisoned,
+            _ = self.shutdown.cancelled() => false,
+        };
+        if !poisoned {
+            return;
+        }
+        room.flush().await;
+        self.forget(&room);
+        self.metrics.rooms_unloaded.inc();
+        room.retire();
     }
 
     /// Drops `room` from the registry if it is still the one registered under its name.

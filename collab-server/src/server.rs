@@ -12,14 +12,15 @@ use crate::change_hooks::ChangeHooks;
 use crate::chat::{Chat, ChatParts};
 use crate::cluster::{Cluster, liveness, outbox};
 use crate::config::Config;
+use crate::conn_caps::ConnCaps;
 use crate::connection::ConnContext;
+use crate::front_metrics::LimitMetrics;
 use crate::http::{AppState, router};
 use crate::keys::Keys;
 use crate::metrics::Metrics;
 use crate::persist::Persistence;
 use crate::rooms::Rooms;
-use axum::Router;
-use axum::serve::ListenerExt;
+use axum::{Extension, Router};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,6 +28,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use weft_api_server::blob_routes::blob_routes;
+use weft_api_server::front::{self, FrontStats};
 use weft_storage::accounts::Accounts;
 
 #[derive(Debug, thiserror::Error)]
@@ -98,7 +100,17 @@ pub async fn run_with(
             "--allow-anonymous is on: connections without a token get write access to any document"
         );
     }
-    let metrics = Arc::new(Metrics::new());
+    let front_stats = Arc::new(FrontStats::default());
+    let caps = Arc::new(ConnCaps::new(
+        config.max_connections_per_ip,
+        config.max_connections_per_user,
+    ));
+    let mut metrics = Metrics::new();
+    metrics.register_collector(Box::new(LimitMetrics {
+        front: front_stats.clone(),
+        caps: caps.clone(),
+    }));
+    let metrics = Arc::new(metrics);
     let (cluster, outbox_rx) = Cluster::new(
         bus,
         metrics.clone(),
@@ -122,6 +134,7 @@ pub async fn run_with(
         metrics: metrics.clone(),
         flush_interval: config.flush_interval,
         max_pending: config.max_pending_updates.max(1),
+        max_document_bytes: config.max_document_bytes,
         tasks: tasks.clone(),
         change_hooks: Arc::new(ChangeHooks::new(
             Accounts::new(storage.db.clone()),
@@ -178,6 +191,7 @@ pub async fn run_with(
             outbound_queue: config.outbound_queue,
             ping_interval: config.ping_interval,
             write_timeout: config.write_timeout,
+            rate: config.ws_rate(),
         },
         verifier,
         allow_anonymous: config.allow_anonymous,
@@ -185,31 +199,42 @@ pub async fn run_with(
         max_message_bytes: config.max_message_bytes,
         ws_read_buffer: config.ws_read_buffer,
         ws_write_buffer: config.ws_write_buffer,
+        caps: caps.clone(),
+    };
+    let hocuspocus = crate::hocuspocus::HocuspocusState {
+        conn: state.conn.clone(),
+        verifier: state.verifier.clone(),
+        allow_anonymous: config.allow_anonymous,
+        tasks: tasks.clone(),
+        max_message_bytes: config.max_message_bytes,
+        ws_read_buffer: config.ws_read_buffer,
+        ws_write_buffer: config.ws_write_buffer,
+        caps: caps.clone(),
+        max_documents: config.max_documents_per_connection.max(1),
+        auth_timeout: config.auth_timeout,
+        pre_auth: crate::hocuspocus::PreAuthLimits {
+            max_bytes: config.pre_auth_bytes,
+            max_messages: config.pre_auth_messages,
+            max_documents: config.max_documents_per_connection.max(1),
+        },
     };
     let stop = cancel.clone();
     let mut app = router(state)
-        .merge(chat.router())
+        .merge(crate::hocuspocus::router(hocuspocus))
+        .merge(chat.router().layer(Extension(caps)))
         .merge(crate::web::router())
         .merge(extra);
     if let Some(local) = storage.blobs.local() {
         app = app.merge(blob_routes(local));
     }
-    // Small frames must leave at once: with Nagle's algorithm a relayed update can wait ~40 ms
-    // for the delayed ACK of the previous one.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
-    // Peer addresses for the REST tier's per-client rate limits, when it is merged in.
-    let app = app.into_make_service_with_connect_info::<SocketAddr>();
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: closing connections");
-            stop.cancel();
-        })
-        .await;
+    // The front door: header deadline and budget, connection cap, TCP_NODELAY, client
+    // addresses for the per-client limits here and in the REST tier when it is merged in.
+    let result = front::serve(listener, app, &config.front, front_stats, async move {
+        shutdown.await;
+        tracing::info!("shutting down: closing connections");
+        stop.cancel();
+    })
+    .await;
     cancel.cancel();
     tasks.close();
     let drain = async {

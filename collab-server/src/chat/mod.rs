@@ -91,6 +91,7 @@ impl Chat {
                 write_timeout: config.write_timeout,
                 recovery_limit: config.chat_recovery_limit,
                 max_subscriptions: config.chat_max_subscriptions,
+                rate: config.chat_rate(),
                 typing_ttl: config.chat_typing_ttl,
             },
             keys: Arc::new(parts.keys),

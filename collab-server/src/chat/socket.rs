@@ -16,13 +16,15 @@
 use super::auth::{READ_ROLE, SEND_ROLE};
 use super::hub::{Delivery, Hub, Shared, SocketRef};
 use super::recovery;
-use crate::connection::{classify_read_error, send_close};
+use crate::connection::{classify_read_error, send_close, sleep_until};
+use crate::inbound_rate::{InboundRate, RateLimits};
 use crate::metrics::{Metrics, ReasonLabel, ResultLabel};
 use crate::peer::{CloseReason, ConnId, Kick};
 use axum::extract::ws::{Message as WsMessage, WebSocket};
 use bytes::Bytes;
 use futures_util::SinkExt;
 use futures_util::stream::{SplitSink, SplitStream, StreamExt};
+use inbound::Inbound;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,6 +40,7 @@ use weft_protocol::chat::{
 use weft_storage::accounts::chat_message;
 use weft_storage::accounts::{Accounts, AccountsError, HistoryPage, Role};
 
+mod inbound;
 mod seen;
 mod send;
 mod subscribe;
@@ -65,6 +68,8 @@ pub struct SocketContext {
     pub recovery_limit: u32,
     pub max_subscriptions: usize,
     pub typing_ttl: Duration,
+    /// Per-socket limits on what the client sends.
+    pub rate: RateLimits,
 }
 
 /// How the client's frames (and so the answers) are encoded.
@@ -174,46 +179,34 @@ impl Socket {
         let mut ping = tokio::time::interval(self.ctx.ping_interval);
         ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ping.tick().await;
-        let mut awaiting_pong = false;
         let shutdown = self.ctx.shutdown.clone();
+        let mut inbound = Inbound {
+            rate: InboundRate::new(&self.ctx.rate, self.ctx.metrics.clone(), "chat"),
+            held: None,
+            awaiting_pong: false,
+        };
         loop {
+            let hold_until = inbound.held.as_ref().map(|(_, until)| *until);
             let step = tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => Err(CloseReason::Shutdown),
                 reason = kick.fired() => Err(reason),
                 _ = ping.tick() => {
-                    if awaiting_pong {
+                    // A held-back client's pong may wait behind its own frames.
+                    if inbound.awaiting_pong && !inbound.rate.throttled() {
                         Err(CloseReason::PongTimeout)
                     } else {
-                        awaiting_pong = true;
+                        inbound.awaiting_pong = true;
                         self.write(WsMessage::Ping(Bytes::new())).await
                     }
                 }
                 Some(first) = rx.recv() => self.deliver_batch(first, rx).await,
-                incoming = stream.next() => match incoming {
-                    None => Err(CloseReason::ClientGone),
-                    Some(Err(e)) => Err(classify_read_error(e)),
-                    Some(Ok(WsMessage::Binary(bytes))) => {
-                        self.encoding = Encoding::Binary;
-                        match ClientFrame::decode_binary(&bytes) {
-                            Ok(frame) => self.handle(frame).await,
-                            Err(e) => Err(CloseReason::Malformed(e.to_string())),
-                        }
-                    }
-                    Some(Ok(WsMessage::Text(text))) => {
-                        self.encoding = Encoding::Text;
-                        match ClientFrame::decode_text(&text) {
-                            Ok(frame) => self.handle(frame).await,
-                            Err(e) => Err(CloseReason::Malformed(e.to_string())),
-                        }
-                    }
-                    Some(Ok(WsMessage::Pong(_))) => {
-                        awaiting_pong = false;
-                        Ok(())
-                    }
-                    Some(Ok(WsMessage::Ping(_))) => Ok(()),
-                    Some(Ok(WsMessage::Close(_))) => Err(CloseReason::ClientClosed),
-                },
+                _ = sleep_until(hold_until), if hold_until.is_some() => {
+                    self.release(&mut inbound, stream).await
+                }
+                item = stream.next(), if inbound.held.is_none() => {
+                    self.received(&mut inbound, item).await
+                }
             };
             if let Err(reason) = step {
                 if let CloseReason::Malformed(detail) = &reason {

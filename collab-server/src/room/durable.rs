@@ -16,8 +16,10 @@ impl Room {
     /// CPU-bound for large documents: the registry calls it off the async executor.
     pub fn install(&self, stored: &StoredDoc) -> Result<(), String> {
         {
-            let state = lock(&self.state);
+            let mut state = lock(&self.state);
             apply_parts(state.awareness.doc(), stored.parts()).map_err(|e| e.to_string())?;
+            let log: Vec<usize> = stored.log.iter().map(|(_, row)| row.len()).collect();
+            self.size_loaded(&mut state, stored.snapshot.as_ref().map(Vec::len), &log);
         }
         self.metrics.rooms_loaded.inc();
         self.load.send_replace(LoadState::Ready);
@@ -100,7 +102,8 @@ impl Room {
         let _write = self.flush_lock.lock().await;
         {
             let mut state = lock(&self.state);
-            if !state.remote.foreign_unsaved || state.deleted {
+            // A poisoned room's memory is exactly what must not be written.
+            if !state.remote.foreign_unsaved || state.deleted || state.poisoned {
                 return true;
             }
             // Cleared before reading memory: a change arriving meanwhile sets it again.

@@ -11,7 +11,11 @@
 //! that lock too (see [`remote`]).
 
 mod durable;
+mod poison;
 mod remote;
+mod size_limit;
+
+pub use poison::{ApplyHook, set_apply_hook};
 
 pub use remote::ResyncReason;
 
@@ -29,7 +33,10 @@ use tokio_util::sync::CancellationToken;
 use weft_protocol::yrs::sync::{Awareness, AwarenessUpdate};
 use weft_protocol::yrs::updates::encoder::Encode;
 use weft_protocol::yrs::{ClientID, Doc, ReadTxn, StateVector, Transact, Update};
-use weft_protocol::{Body, DecodeError, Message, decode_frame, decode_update};
+use weft_protocol::{
+    Body, DecodeError, Message, NestingError, UpdateShape, check_nesting, decode_frame,
+    decode_update, read_type_shape,
+};
 
 /// Why a frame was refused; the connection that sent it is closed, the room goes on.
 #[derive(Debug, thiserror::Error)]
@@ -38,13 +45,22 @@ pub enum FrameError {
     Decode(#[from] DecodeError),
     #[error("update could not be applied: {0}")]
     Apply(String),
+    /// yrs panicked integrating the update; the room is poisoned (see [`poison`]).
+    #[error("the update could not be integrated")]
+    Integration,
+    /// Applying the update would take the document past its size limit (in bytes).
+    #[error("{}", weft_protocol::doc_size::too_large_reason(*limit))]
+    DocumentTooLarge { limit: u64 },
+    #[error(transparent)]
+    Nesting(#[from] NestingError),
 }
 
 /// What the room learned from one decoded message, ready to apply under the lock.
 enum Prepared {
     SyncStep1(StateVector),
-    /// The decoded update and the bytes the client sent, which are what peers receive.
-    Update(Update, Vec<u8>),
+    /// The decoded update and the bytes the client sent, which are what peers receive; with
+    /// its structs when some create shared types (see [`weft_protocol::nesting`]).
+    Update(Update, Vec<u8>, Option<UpdateShape>),
     Awareness(AwarenessUpdate),
     QueryAwareness,
     Ignored(&'static str),
@@ -57,10 +73,14 @@ struct RoomState {
     closed: bool,
     /// Set when the document was deleted: nothing more is written and nobody may join.
     deleted: bool,
+    /// Set when yrs panicked inside the document: it is never served again (see [`poison`]).
+    poisoned: bool,
     /// Applied updates not yet written to storage.
     pending: PendingLog,
     /// What the room knows of the other nodes hosting the document.
     remote: remote::RemoteState,
+    /// The document's size against its limit.
+    size: size_limit::SizeBudget,
 }
 
 /// Whether the room's stored state is in memory yet.
@@ -92,6 +112,8 @@ pub struct Room {
     load: watch::Sender<LoadState>,
     /// Cancelled when the room is unloaded or its load failed; stops its bus subscription.
     unloaded: CancellationToken,
+    /// Cancelled once the registry has forgotten the room after it was poisoned.
+    retired: CancellationToken,
     /// Held while a batch is being written, so batches reach storage one at a time, in order.
     flush_lock: tokio::sync::Mutex<()>,
     compacting: AtomicBool,
@@ -131,14 +153,17 @@ impl Room {
                 peers: HashMap::new(),
                 closed: false,
                 deleted: false,
+                poisoned: false,
                 pending: PendingLog::default(),
                 remote: remote::RemoteState::default(),
+                size: size_limit::SizeBudget::new(persist.max_document_bytes),
             }),
             metrics,
             persist,
             cluster,
             load: watch::Sender::new(LoadState::Loading),
             unloaded: CancellationToken::new(),
+            retired: CancellationToken::new(),
             flush_lock: tokio::sync::Mutex::new(()),
             compacting: AtomicBool::new(false),
         }
@@ -205,12 +230,24 @@ impl Room {
     /// unless every message of the frame decodes, so a malformed frame leaves the document as
     /// it was.
     pub fn handle_frame(self: &Arc<Self>, from: ConnId, bytes: &[u8]) -> Result<(), FrameError> {
-        let mut prepared = Vec::new();
-        for msg in decode_frame(bytes)? {
+        self.handle_messages(from, decode_frame(bytes)?)
+    }
+
+    /// Checks and applies messages already decoded (a Hocuspocus socket decodes its own
+    /// framing): nothing is applied unless every update among them decodes.
+    pub fn handle_messages(
+        self: &Arc<Self>,
+        from: ConnId,
+        messages: Vec<Message>,
+    ) -> Result<(), FrameError> {
+        let mut prepared = Vec::with_capacity(messages.len());
+        for msg in messages {
             prepared.push(match msg {
                 Message::SyncStep1(sv) => Prepared::SyncStep1(sv),
                 Message::SyncStep2(u) | Message::Update(u) => {
-                    Prepared::Update(decode_update(&u)?, u)
+                    let shape =
+                        read_type_shape(&u).map_err(|e| DecodeError::Update(e.to_string()))?;
+                    Prepared::Update(decode_update(&u)?, u, shape)
                 }
                 Message::Awareness(update) => Prepared::Awareness(update),
                 Message::QueryAwareness => Prepared::QueryAwareness,
@@ -221,10 +258,23 @@ impl Room {
             });
         }
         let mut state = lock(&self.state);
+        check_frame_nesting(&state, from, &prepared)?;
         for p in prepared {
             self.apply(&mut state, from, p)?;
         }
         Ok(())
+    }
+
+    /// Whether the document already holds everything `update` would add: what a read-only
+    /// client's handshake SyncStep2 is acknowledged with.
+    pub fn holds(&self, update: &[u8]) -> bool {
+        let Ok(update) = decode_update(update) else {
+            return false;
+        };
+        let state = lock(&self.state);
+        let snapshot = state.awareness.doc().transact().snapshot();
+        !update.extends(&snapshot.state_map)
+            && update.delete_set().diff(&snapshot.delete_set).is_empty()
     }
 
     fn apply(
@@ -250,7 +300,7 @@ impl Room {
                 let diff = state.awareness.doc().transact().encode_diff_v1(&sv);
                 reply(state, Message::SyncStep2(diff));
             }
-            Prepared::Update(update, raw) => {
+            Prepared::Update(update, raw, _) => {
                 self.metrics
                     .messages_in
                     .get_or_create(&kind("update"))
@@ -262,19 +312,32 @@ impl Room {
                     }
                     return Ok(());
                 }
-                let relay = {
+                // Refused before anything is applied: an update yrs would keep half pending
+                // in a way the document's encoded state misrepresents (see
+                // `check_update_against`).
+                let known = state.awareness.doc().transact().state_vector();
+                weft_protocol::check_update_against(&raw, &known)?;
+                self.admit_update(state, &update, &raw)?;
+                let relay = guarded(&self.name, || {
                     let doc = state.awareness.doc();
                     let mut txn = doc.transact_mut();
                     txn.apply_update(update)
                         .map_err(|e| FrameError::Apply(e.to_string()))?;
+                    poison::run_apply_hook(&self.name, &raw, false);
                     // Relay what changed the document, or what it could not integrate yet
                     // (peers may hold the missing part); skip pure no-ops such as a SyncStep2
                     // that only repeats known content.
-                    !txn.insert_set().is_empty()
+                    Ok(!txn.insert_set().is_empty()
                         || !txn.delete_set().is_empty()
-                        || txn.has_missing_updates()
-                };
+                        || txn.has_missing_updates())
+                })
+                .inspect_err(|e| {
+                    if matches!(e, FrameError::Integration) {
+                        self.poison(state, Some(from));
+                    }
+                })?;
                 if relay {
+                    state.size.applied(raw.len());
                     let raw = Bytes::from(raw);
                     state.pending.push(raw.clone(), &self.metrics);
                     if !state.pending.flush_scheduled {
@@ -381,9 +444,52 @@ impl Room {
     }
 }
 
+/// Refuses a writer's frame whose updates would nest shared types deeper than the limit, measured
+/// against the document before any of them is applied (together, since a later message may nest
+/// inside what an earlier one creates).
+fn check_frame_nesting(
+    state: &RoomState,
+    from: ConnId,
+    prepared: &[Prepared],
+) -> Result<(), FrameError> {
+    if !state.peers.get(&from).is_some_and(|p| p.can_write) {
+        return Ok(());
+    }
+    let shapes: Vec<&UpdateShape> = prepared
+        .iter()
+        .filter_map(|p| match p {
+            Prepared::Update(_, _, shape) => shape.as_ref(),
+            _ => None,
+        })
+        .collect();
+    if shapes.is_empty() {
+        return Ok(());
+    }
+    check_nesting(&state.awareness.doc().transact(), &shapes)?;
+    Ok(())
+}
+
 impl Drop for Room {
     fn drop(&mut self) {
         self.metrics.rooms.dec();
+    }
+}
+
+/// Runs a yrs integration step, turning a panic inside yrs into [`FrameError::Integration`] so
+/// the sender is closed with 1007 instead of its task unwinding through the room's lock.
+///
+/// The strict decoder (`weft_protocol::update_scan`) refuses every input known to make yrs
+/// panic, and the fuzz suite (`fuzz/`) checks that no decodable update panics in apply; this is
+/// the last line should yrs still panic. The update is then neither relayed nor queued for
+/// storage. What yrs had integrated before it panicked stays in memory and cannot be told
+/// apart, so the caller poisons the room ([`poison`]): it is never served again.
+fn guarded<T>(doc: &str, step: impl FnOnce() -> Result<T, FrameError>) -> Result<T, FrameError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)) {
+        Ok(result) => result,
+        Err(_) => {
+            tracing::error!(doc, "yrs panicked applying an update; the sender is closed");
+            Err(FrameError::Integration)
+        }
     }
 }
 
@@ -402,5 +508,34 @@ fn broadcast(peers: &HashMap<ConnId, Peer>, frame: Bytes, except: Option<ConnId>
         if Some(*id) != except {
             peer.send(frame.clone());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use weft_protocol::yrs::{GetString, Text};
+
+    #[test]
+    fn a_panic_while_applying_becomes_an_error_and_the_document_stays_usable() {
+        let doc = Doc::new();
+        let text = doc.get_or_insert_text("content");
+        let outcome: Result<(), FrameError> = guarded("d", || {
+            let mut txn = doc.transact_mut();
+            text.insert(&mut txn, 0, "kept");
+            panic!("a yrs bug");
+        });
+        assert!(matches!(outcome, Err(FrameError::Integration)));
+        // The lock yrs held was released and the document still takes writes.
+        let mut txn = doc.transact_mut();
+        text.insert(&mut txn, 0, ">");
+        assert_eq!(text.get_string(&txn), ">kept");
+    }
+
+    #[test]
+    fn errors_and_values_pass_through() {
+        assert_eq!(guarded("d", || Ok(3)).ok(), Some(3));
+        let refused: Result<(), _> = guarded("d", || Err(FrameError::Apply("no".into())));
+        assert!(matches!(refused, Err(FrameError::Apply(m)) if m == "no"));
     }
 }

@@ -12,15 +12,16 @@
 //! other node hosting the document answers with what the room lacks and with its own state
 //! vector, and the room answers that with what the other node lacks.
 
-use super::{Room, RoomState, broadcast, frame, lock};
+use super::{FrameError, Room, RoomState, broadcast, frame, guarded, lock, poison};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use weft_protocol::yrs::sync::AwarenessUpdate;
-use weft_protocol::yrs::updates::decoder::Decode;
 use weft_protocol::yrs::updates::encoder::Encode;
 use weft_protocol::yrs::{ClientID, ReadTxn, StateVector, Transact, Update};
-use weft_protocol::{Body, Envelope, Message, decode_awareness, decode_update};
+use weft_protocol::{
+    Body, Envelope, Message, decode_awareness, decode_state_vector, decode_update,
+};
 use weft_storage::bus::{BusEvent, ResyncCause, Subscription};
 
 /// How long a resync request waits so that several causes (a burst of gaps) send one.
@@ -162,9 +163,9 @@ impl Room {
         Ok(match body {
             Body::Update(raw) => Remote::Update(decode_update(&raw).map_err(e)?, raw),
             Body::Awareness(raw) => Remote::Awareness(decode_awareness(&raw).map_err(e)?),
-            Body::SyncRequest { state_vector } => Remote::SyncRequest(
-                StateVector::decode_v1(&state_vector).map_err(|e| e.to_string())?,
-            ),
+            Body::SyncRequest { state_vector } => {
+                Remote::SyncRequest(decode_state_vector(&state_vector).map_err(e)?)
+            }
             Body::Deleted => Remote::Deleted,
             Body::SyncReply { to, .. } if to != self.cluster.node => Remote::NotForUs,
             Body::SyncReply {
@@ -175,11 +176,14 @@ impl Room {
             } => Remote::SyncReply {
                 update: decode_update(&update).map_err(e)?,
                 raw: update,
-                state_vector: StateVector::decode_v1(&state_vector).map_err(|e| e.to_string())?,
+                state_vector: decode_state_vector(&state_vector).map_err(e)?,
+                // Presence refused (say a clock the other room bumped past
+                // `MAX_AWARENESS_CLOCK` by removing a hostile client's state) must not cost
+                // the document its resync.
                 awareness: if awareness.is_empty() {
                     None
                 } else {
-                    Some(decode_awareness(&awareness).map_err(e)?)
+                    decode_awareness(&awareness).ok()
                 },
             },
         })
@@ -241,23 +245,43 @@ impl Room {
     }
 
     /// Applies an update from another node and relays it; true when it left the document
-    /// newly waiting for updates it never received.
+    /// newly waiting for updates it never received. A panic inside yrs is caught the same way
+    /// as for a client's update ([`super::guarded`]) and poisons the room, instead of unwinding
+    /// through the bus task with the room's lock held.
     fn apply_remote_update(&self, state: &mut RoomState, update: Update, raw: Vec<u8>) -> bool {
-        let (changed, missing) = {
+        let known = state.awareness.doc().transact().state_vector();
+        if let Err(e) = weft_protocol::check_update_against(&raw, &known) {
+            tracing::warn!(doc = self.name, error = %e, "a bus update was refused");
+            return false;
+        }
+        let outcome = guarded(&self.name, || {
             let doc = state.awareness.doc();
             let mut txn = doc.transact_mut();
             let already_waiting = txn.has_missing_updates();
-            if let Err(e) = txn.apply_update(update) {
+            txn.apply_update(update)
+                .map_err(|e| FrameError::Apply(e.to_string()))?;
+            poison::run_apply_hook(&self.name, &raw, true);
+            // Only a newly stuck document asks: one that stays stuck (a client that lost an
+            // update of its own) must not turn every later message into a resync.
+            Ok((
+                !txn.insert_set().is_empty() || !txn.delete_set().is_empty(),
+                !already_waiting && txn.has_missing_updates(),
+            ))
+        });
+        let (changed, missing) = match outcome {
+            Ok(outcome) => outcome,
+            Err(FrameError::Integration) => {
+                self.poison(state, None);
+                return false;
+            }
+            Err(e) => {
                 tracing::warn!(doc = self.name, error = %e, "a bus update could not be applied");
                 return false;
             }
-            // Only a newly stuck document asks: one that stays stuck (a client that lost an
-            // update of its own) must not turn every later message into a resync.
-            (
-                !txn.insert_set().is_empty() || !txn.delete_set().is_empty(),
-                !already_waiting && txn.has_missing_updates(),
-            )
         };
+        // Accepted by its node: counted towards the size limit (pending blocks too), never
+        // refused here.
+        state.size.applied(raw.len());
         if changed {
             state.remote.foreign_unsaved = true;
             broadcast(&state.peers, frame(&Message::Update(raw)), None);

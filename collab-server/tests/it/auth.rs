@@ -151,3 +151,203 @@ async fn bad_document_names_are_a_400_problem() {
         Some("application/problem+json")
     );
 }
+
+mod forged {
+    //! Collab tokens forged, confused and tampered with: each is refused with 4401 before any
+    //! document data, like the cases above.
+
+    use super::refused;
+    use crate::support::{Client, TestServer};
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    use serde_json::{Value, json};
+    use weft_protocol::Permission;
+    use weft_protocol::token::unix_now;
+
+    fn b64(v: &Value) -> String {
+        URL_SAFE_NO_PAD.encode(v.to_string())
+    }
+
+    fn part(token: &str, i: usize) -> &str {
+        token.split('.').nth(i).unwrap()
+    }
+
+    fn claims_of(token: &str) -> Value {
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part(token, 1)).unwrap()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn forged_confused_and_tampered_collab_tokens_get_4401_and_no_data() {
+        let server = TestServer::start().await;
+        let mut w = Client::join(&server.writer_url("secret")).await;
+        w.insert(0, "classified").await;
+        let private = std::fs::read_to_string(server.dir.path().join("key.pem")).unwrap();
+        let public = weft_protocol::public_pem_from_private(&private).unwrap();
+        let raw_public = {
+            let der: String = public.lines().filter(|l| !l.starts_with("-----")).collect();
+            let der = STANDARD.decode(der).unwrap();
+            der[der.len() - 32..].to_vec()
+        };
+        let access_secret = std::fs::read(server.dir.path().join("data/api-jwt-secret")).unwrap();
+        let eddsa = |claims: &Value| {
+            jsonwebtoken::encode(
+                &Header::new(Algorithm::EdDSA),
+                claims,
+                &EncodingKey::from_ed_pem(private.as_bytes()).unwrap(),
+            )
+            .unwrap()
+        };
+        let hs256 = |key: &[u8], claims: &Value| {
+            jsonwebtoken::encode(
+                &Header::new(Algorithm::HS256),
+                claims,
+                &EncodingKey::from_secret(key),
+            )
+            .unwrap()
+        };
+        let good = claims_of(&server.token("secret", Permission::Write));
+        // The forging helper is right: the real key and claims open the document.
+        let control = eddsa(&good);
+        let mut c = Client::join(&server.url("secret", Some(&control))).await;
+        c.until(|c| c.text() == "classified").await;
+
+        let with = |patch: Value| {
+            let mut c = good.clone();
+            for (k, v) in patch.as_object().unwrap() {
+                if v.is_null() {
+                    c.as_object_mut().unwrap().remove(k);
+                } else {
+                    c[k] = v.clone();
+                }
+            }
+            c
+        };
+        let reader = server.token("secret", Permission::Read);
+        let public_doc = server.token("public", Permission::Write);
+        let access_token = weft_protocol::access_token::AccessTokenKeys::new(&access_secret, 5)
+            .unwrap()
+            .sign(
+                "tester",
+                "00000000-0000-0000-0000-000000000000",
+                unix_now(),
+                600,
+            )
+            .unwrap();
+        let none = |alg: &str| b64(&json!({"alg": alg, "typ": "JWT"}));
+        let payload = part(&control, 1);
+        let now = unix_now();
+        let cases: Vec<(String, &str)> = vec![
+            (
+                format!("{}.{payload}.", none("none")),
+                "alg none, empty signature",
+            ),
+            (
+                format!("{}.{payload}.{}", none("none"), part(&control, 2)),
+                "alg none, the real signature",
+            ),
+            (format!("{}.{payload}", none("none")), "two parts"),
+            (
+                hs256(public.as_bytes(), &good),
+                "HS256 keyed with the public PEM",
+            ),
+            (
+                hs256(&raw_public, &good),
+                "HS256 keyed with the raw public key",
+            ),
+            (
+                hs256(&access_secret, &good),
+                "HS256 keyed with the access secret",
+            ),
+            (access_token, "an access token"),
+            (
+                format!(
+                    "{}.{}.{}",
+                    part(&reader, 0),
+                    b64(&with(json!({"perm": "write"}))),
+                    part(&reader, 2)
+                ),
+                "read upgraded to write",
+            ),
+            (
+                format!(
+                    "{}.{}.{}",
+                    part(&public_doc, 0),
+                    b64(&with(json!({"doc": "secret"}))),
+                    part(&public_doc, 2)
+                ),
+                "another document's signature",
+            ),
+            (
+                eddsa(&with(json!({"exp": now - 60}))),
+                "expired beyond the leeway",
+            ),
+            (eddsa(&with(json!({"nbf": now + 3600}))), "not valid yet"),
+            (eddsa(&with(json!({"sub": null}))), "no sub"),
+            (eddsa(&with(json!({"doc": null}))), "no doc"),
+            (eddsa(&with(json!({"perm": null}))), "no perm"),
+            (eddsa(&with(json!({"exp": null}))), "no exp"),
+            (eddsa(&with(json!({"iat": null}))), "no iat"),
+            (eddsa(&with(json!({"aud": null}))), "no aud"),
+            (eddsa(&with(json!({"aud": "weft-api"}))), "another audience"),
+            (
+                eddsa(&with(json!({"perm": "admin"}))),
+                "an unknown permission",
+            ),
+            (eddsa(&with(json!({"doc": ["secret"]}))), "doc as a list"),
+            ("a.b.c".into(), "three garbage parts"),
+        ];
+        for (token, case) in cases {
+            let (denied, code, seen) = refused(&server.url("secret", Some(&token))).await;
+            assert_eq!(code, Some(4401), "{case}: {denied:?}");
+            assert_eq!(seen, vec!["denied"], "{case}: nothing but the denial");
+        }
+        // The genuine writer saw nothing change.
+        w.insert(0, "still ").await;
+        c.until(|c| c.text() == "still classified").await;
+    }
+}
+
+#[tokio::test]
+async fn injection_strings_as_document_names_are_400_problems() {
+    let server = TestServer::start().await;
+    let http = reqwest::Client::new();
+    for name in [
+        "'; DROP TABLE doc_updates; --",
+        "' OR '1'='1",
+        "\"); DELETE FROM doc_snapshots; --",
+        "1;SELECT pg_sleep(5)",
+        "%",
+        "a%00b",
+        "\u{2019}",
+        "a\\b",
+    ] {
+        let mut path = String::from("/ws/");
+        for b in name.bytes() {
+            if b.is_ascii_alphanumeric() {
+                path.push(b as char);
+            } else {
+                path.push_str(&format!("%{b:02X}"));
+            }
+        }
+        let token = server.token(name, Permission::Write);
+        let res = http
+            .get(format!("http://{}{path}?token={token}", server.addr))
+            .header("connection", "upgrade")
+            .header("upgrade", "websocket")
+            .header("sec-websocket-version", "13")
+            .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400, "{name:?}");
+        assert_eq!(res.headers()["content-type"], "application/problem+json");
+    }
+    // Names of the alphabet that look like SQL or paths are names like any other.
+    for name in ["...", "1--", "a:b~c.-_"] {
+        let mut c = Client::join(&server.writer_url(name)).await;
+        c.insert(0, name).await;
+        let mut again = Client::join(&server.writer_url(name)).await;
+        again.until(|c| c.text() == name).await;
+    }
+}

@@ -140,3 +140,69 @@ async fn a_slow_reader_is_closed_while_others_keep_receiving() {
     assert_eq!(again.text().len(), 200 * chunk.len());
     assert_eq!(state_of(&again.doc).len(), state_of(&fast.doc).len());
 }
+
+/// A panic inside yrs (injected through the room's test hook, after the update was applied, the
+/// way a yrs bug would leave part of it integrated) poisons the room: the sender is closed with
+/// 1007, everyone else with 1011, and whoever joins next gets the document as storage holds it
+/// (every fully applied update, nothing of the one that panicked), from a fresh room.
+#[tokio::test]
+async fn a_panic_inside_yrs_retires_the_room_and_nothing_of_it_is_served() {
+    crate::support::install_panic_hook();
+    let server = TestServer::start().await;
+    let (mut a, mut b, url) = healthy_room(&server, "poison-room").await;
+
+    let mut offender = Client::join(&url).await;
+    offender.insert(0, "PANIC").await;
+    assert_eq!(offender.close_code().await, Some(1007));
+    assert_eq!(a.close_code().await, Some(1011));
+    assert_eq!(b.close_code().await, Some(1011));
+
+    let fresh = Client::join(&url).await;
+    assert_eq!(fresh.text(), "shared text");
+    // The fresh room takes writes and relays them.
+    let mut fresh = fresh;
+    let mut other = Client::join(&url).await;
+    fresh.insert(0, ">").await;
+    other.until(|c| c.text() == ">shared text").await;
+}
+
+/// Found by fuzzing: an item of client 1 starting at clock 40, while the document holds client
+/// 1 up to 42, whose parent (109:101) the document lacks. yrs would keep its unknown part
+/// pending but encode it without the parent, so every joiner would believe it holds client 1
+/// up to clock 156 and ignore client 1's next edits. The room refuses it before applying
+/// anything: the sender is closed with 1007, the document is unchanged, and a fresh joiner
+/// converges with the others, including on client 1's later edits.
+#[tokio::test]
+async fn an_item_straddling_a_known_clock_with_an_unknown_parent_is_refused() {
+    let server = TestServer::start().await;
+    let url = server.writer_url("straddle");
+    let mut author =
+        Client::connect_with_doc(&url, weft_protocol::yrs::Doc::with_client_id(1)).await;
+    author.until(|c| c.synced).await;
+    author.insert(0, &"a".repeat(42)).await;
+    let mut other = Client::join(&url).await;
+    other.until(|c| c.text().len() == 42).await;
+
+    let mut offender = Client::join(&url).await;
+    offender
+        .send(Message::Update(vec![
+            0x01, 0x01, 0x01, 0x28, 0x01, 0x00, 0x6d, 0x65, 0x74, 0x00,
+        ]))
+        .await;
+    assert_eq!(offender.close_code().await, Some(1007));
+    let reason = offender.closed.clone().flatten().unwrap().reason;
+    assert!(reason.starts_with("malformed message"), "{reason}");
+
+    author.insert(42, "b").await;
+    other.until(|c| c.text().ends_with('b')).await;
+    let mut fresh = Client::join(&url).await;
+    fresh.until(|c| c.text().ends_with('b')).await;
+    author.insert(0, "c").await;
+    fresh.until(|c| c.text().starts_with('c')).await;
+    other.until(|c| c.text().starts_with('c')).await;
+    use weft_protocol::yrs::{ReadTxn, Transact};
+    let sv = |c: &Client| c.doc.transact().state_vector();
+    assert_eq!(sv(&fresh), sv(&author));
+    assert_eq!(sv(&other), sv(&author));
+    assert_eq!(fresh.text(), author.text());
+}

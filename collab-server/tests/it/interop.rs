@@ -10,13 +10,15 @@ use std::process::Command;
 use std::time::Duration;
 use weft_protocol::Permission;
 
-fn interop_dir() -> PathBuf {
+pub(crate) fn interop_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop")
 }
 
-fn ensure_node_modules() {
+pub(crate) fn ensure_node_modules() {
     let dir = interop_dir();
-    if dir.join("node_modules/y-websocket").is_dir() {
+    if dir.join("node_modules/y-websocket").is_dir()
+        && dir.join("node_modules/@hocuspocus/provider").is_dir()
+    {
         return;
     }
     let status = Command::new("npm")

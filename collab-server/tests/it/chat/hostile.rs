@@ -154,3 +154,103 @@ async fn a_socket_that_stops_reading_is_closed_as_a_slow_reader_and_stalls_nobod
     a.stop().await;
     d.cleanup().await;
 }
+
+#[tokio::test]
+async fn frames_nested_to_overflow_a_stack_close_only_their_socket() {
+    let d = Deployment::start("sqlite").await;
+    // Room for the nesting itself, so the parsers (not the size limit) meet it.
+    let a = d.node(|c| c.chat_max_frame_bytes = 4 << 20).await;
+    let team = Team::create(&d, "ann").await;
+    let channel = team.channel.id;
+    let mut bystander = ChatClient::connect(&d, &a, team.owner, Enc::MsgPack).await;
+    bystander.subscribe(channel, None).await;
+
+    let deep_json = |depth: usize| {
+        format!(
+            r#"{{"type":"send","channel":"{channel}","client_id":"x","body":{}{}}}"#,
+            "[".repeat(depth),
+            "]".repeat(depth)
+        )
+    };
+    let deep_msgpack = |depth: usize, map: bool| {
+        // A map {"type": …} whose value nests fixarrays (0x91) or fixmaps (0x81, key "a").
+        let mut bytes = vec![0x81, 0xa4, b't', b'y', b'p', b'e'];
+        for _ in 0..depth {
+            if map {
+                bytes.extend([0x81, 0xa1, b'a']);
+            } else {
+                bytes.push(0x91);
+            }
+        }
+        bytes.push(0xc0);
+        bytes
+    };
+    let cases: Vec<Ws> = vec![
+        Ws::Text(deep_json(100_000).into()),
+        Ws::Text(format!("{}{}", "{\"a\":".repeat(100_000), "}".repeat(100_000)).into()),
+        Ws::Binary(deep_msgpack(1_000_000, false).into()),
+        Ws::Binary(deep_msgpack(300_000, true).into()),
+        Ws::Binary(deep_msgpack(1_100, false).into()),
+    ];
+    for (i, frame) in cases.into_iter().enumerate() {
+        let mut victim = ChatClient::connect(&d, &a, team.owner, Enc::MsgPack).await;
+        victim.ws.send(frame).await.unwrap();
+        let (got, reason) = victim.closed_with().await;
+        assert_eq!(got, 1007, "case {i}: {reason}");
+        let body = format!("still here after deep case {i}");
+        bystander.say(channel, &format!("deep-{i}"), &body).await;
+        bystander.receive(&body).await;
+    }
+    a.stop().await;
+    d.cleanup().await;
+}
+
+#[tokio::test]
+async fn injection_strings_sent_over_the_socket_are_stored_verbatim() {
+    for backend in super::support::backends() {
+        let d = Deployment::start(backend).await;
+        let a = d.node(|_| {}).await;
+        let team = Team::create(&d, "ann").await;
+        let channel = team.channel.id;
+        let payloads = [
+            "'; DROP TABLE messages; --",
+            "' OR '1'='1",
+            "\"); DELETE FROM channels; --",
+            "1; SELECT pg_sleep(5)",
+            "\u{2019} OR \u{2018}1\u{2019}=\u{2018}1",
+            "\\'; --",
+            "%_%",
+            "$1 ? :name",
+        ];
+        let mut sent = Vec::new();
+        for (i, payload) in payloads.iter().enumerate() {
+            for enc in [Enc::MsgPack, Enc::Json] {
+                let mut c = ChatClient::connect(&d, &a, team.owner, enc).await;
+                // The client id is visible ASCII: the payload without blanks.
+                let client_id: String = format!("{i}-{enc:?}-{payload}")
+                    .chars()
+                    .filter(|ch| ch.is_ascii_graphic())
+                    .take(64)
+                    .collect();
+                let (message, duplicate) = c.say(channel, &client_id, payload).await;
+                assert!(!duplicate);
+                assert_eq!(message.body, *payload);
+                sent.push((client_id, payload.to_string()));
+                c.close().await;
+            }
+        }
+        // Read back from the database: every body and client id as sent, nothing else there.
+        let stored = d
+            .accounts
+            .messages(channel, weft_storage::accounts::HistoryPage::Latest, 100)
+            .await
+            .unwrap();
+        let stored: Vec<(String, String)> =
+            stored.into_iter().map(|m| (m.client_id, m.body)).collect();
+        assert_eq!(stored, sent);
+        assert!(d.accounts.user(team.owner).await.unwrap().is_some());
+        assert!(d.accounts.channel(channel).await.unwrap().is_some());
+        a.stop().await;
+        d.cleanup().await;
+    }
+}

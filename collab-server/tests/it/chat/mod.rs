@@ -4,6 +4,7 @@
 mod access;
 mod bus_loss;
 mod hostile;
+mod limits;
 mod messaging;
 mod one_process;
 mod presence;

@@ -119,23 +119,34 @@ impl Deployment {
         .await
     }
 
-    /// A user with a fresh email.
+    /// A user with a fresh email, signed in: one session (refresh-token family) whose id is
+    /// the user's own, which [`Deployment::token`] names.
     pub async fn user(&self, name: &str) -> Uuid {
         let email = format!("{name}-{:08x}@chat.test", rand::random::<u32>());
-        self.accounts
+        let user = self
+            .accounts
             .create_user(&email, name, "not-a-hash")
             .await
             .unwrap()
-            .id
+            .id;
+        let hash = format!("{:064x}", rand::random::<u128>());
+        self.accounts
+            .insert_refresh(&hash, user, user, i64::MAX)
+            .await
+            .unwrap();
+        user
     }
 
-    /// An access token for `user`, signed with the nodes' secret.
+    /// An access token for `user` in the session [`Deployment::user`] started, signed with the
+    /// nodes' secret.
     pub fn token(&self, user: Uuid) -> String {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_secs();
-        self.keys.sign(&user.to_string(), now, 600).unwrap()
+        self.keys
+            .sign(&user.to_string(), &user.to_string(), now, 600)
+            .unwrap()
     }
 
     pub async fn cleanup(self) {

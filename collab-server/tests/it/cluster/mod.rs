@@ -1,6 +1,7 @@
 //! Several collab nodes sharing Redis and Postgres: clients spread over the nodes converge,
 //! and no fault of a node or of Redis loses an edit.
 
+mod bus_panic;
 mod compaction;
 mod convergence;
 mod faults;

@@ -2,6 +2,7 @@
 
 use futures_util::{SinkExt, StreamExt};
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message as Ws;
@@ -35,6 +36,17 @@ impl Client {
 
     pub async fn connect_with_doc(url: &str, doc: Doc) -> Client {
         let (ws, _) = connect_async(url).await.unwrap();
+        Self::over(ws, doc).await
+    }
+
+    /// Connects from the loopback address `source` (127.0.0.2, …), sending `headers` with the
+    /// upgrade request (e.g. `X-Forwarded-For`).
+    pub async fn connect_from(url: &str, source: IpAddr, headers: &[(&str, &str)]) -> Client {
+        let ws = ws_from(url, source, headers).await.unwrap();
+        Self::over(ws, Doc::new()).await
+    }
+
+    async fn over(ws: WebSocketStream<MaybeTlsStream<TcpStream>>, doc: Doc) -> Client {
         let mut c = Client {
             ws,
             doc,
@@ -210,4 +222,27 @@ impl Client {
 pub fn state_of(doc: &Doc) -> Vec<u8> {
     doc.transact()
         .encode_state_as_update_v1(&StateVector::default())
+}
+
+/// A WebSocket to `url` from the loopback address `source`, with extra upgrade `headers`.
+pub async fn ws_from(
+    url: &str,
+    source: IpAddr,
+    headers: &[(&str, &str)],
+) -> Result<WebSocketStream<MaybeTlsStream<TcpStream>>, tokio_tungstenite::tungstenite::Error> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::http::HeaderName;
+    let mut request = url.into_client_request()?;
+    for (name, value) in headers {
+        request.headers_mut().insert(
+            HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            value.parse().unwrap(),
+        );
+    }
+    let server: std::net::SocketAddr = request.uri().authority().unwrap().as_str().parse().unwrap();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(std::net::SocketAddr::new(source, 0)).unwrap();
+    let stream = socket.connect(server).await.unwrap();
+    let (ws, _) = tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream)).await?;
+    Ok(ws)
 }
