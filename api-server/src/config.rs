@@ -36,7 +36,8 @@ pub struct Config {
     #[arg(long, env = "API_REFRESH_TOKEN_TTL", default_value = "30d", value_parser = humantime::parse_duration)]
     pub refresh_ttl: Duration,
 
-    /// Login and register attempts a client (by IP address) may burst…
+    /// Login and register attempts a client (by IP address, see `WEFT_TRUSTED_PROXIES`) may
+    /// burst…
     #[arg(long, env = "API_AUTH_RATE_BURST", default_value_t = 10)]
     pub auth_rate_burst: u32,
 
@@ -160,6 +161,35 @@ pub struct Config {
     /// are refused with 503 until the worker catches up.
     #[arg(long, env = "API_IMPORT_BACKLOG", default_value_t = 64)]
     pub import_backlog: u64,
+
+    // Limits of the front door and of every REST route (the login/register limit is above).
+    /// Header deadline and budget, connection cap and trusted proxies (`WEFT_*`, shared with
+    /// collab-server).
+    #[command(flatten)]
+    pub front: crate::front::FrontConfig,
+
+    /// Requests a caller may burst on any REST route (except login and register, which have
+    /// their own limit, and the health check): per user when the request carries a valid
+    /// access token, else per client IP…
+    #[arg(long, env = "API_RATE_BURST", default_value_t = 600)]
+    pub rate_burst: u32,
+
+    /// …after which it gets one more per this interval.
+    #[arg(long, env = "API_RATE_PERIOD", default_value = "10ms", value_parser = humantime::parse_duration)]
+    pub rate_period: Duration,
+
+    /// Largest JSON request body (bytes); a larger one is a 413 problem. `POST …/updates` and
+    /// `POST …/imports` have their own limits.
+    #[arg(long, env = "API_MAX_JSON_BYTES", default_value_t = 1024 * 1024)]
+    pub max_json_bytes: usize,
+
+    // Limits on document content (see README, "Limits").
+    /// Largest a document may grow to through REST writes (`POST …/updates`, version restores,
+    /// design imports), as the length of its state encoded as one v1 update: a write that adds
+    /// content past it answers 413 and changes nothing. 0: no limit. The collab nodes read the
+    /// same variable for their clients.
+    #[arg(long, env = "COLLAB_MAX_DOCUMENT_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub max_document_bytes: u64,
 }
 
 /// The content types uploads accept unless `API_UPLOAD_TYPES` says otherwise.

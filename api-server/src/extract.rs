@@ -2,9 +2,11 @@
 //!
 //! axum's own rejections answer in plain text; these wrap them so a malformed body, a wrong
 //! content type or a missing field gets the same `application/problem+json` as everything else.
+//! A JSON body carrying the NUL character is refused (422) before any handler sees it.
 
 use crate::error::ApiError;
 use crate::state::AppState;
+use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -20,23 +22,70 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        let bytes = match Bytes::from_request(Request::from_parts(parts.clone(), body), state).await
+        {
+            Ok(bytes) => bytes,
+            Err(rejection) => {
+                let status = rejection.status();
+                let detail = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                    too_large(state.config.max_json_bytes)
+                } else {
+                    rejection.body_text()
+                };
+                return Err(ApiError::Client(
+                    crate::Problem::new(status).with_detail(detail),
+                ));
+            }
+        };
+        // No text column takes U+0000 (Postgres refuses it, so a NUL in any field would fail
+        // the request late and differently per database): refused here, for every body.
+        if has_nul_escape(&bytes) {
+            return Err(ApiError::unprocessable(
+                "text must not contain the NUL character (\\u0000)",
+            ));
+        }
+        let req = Request::from_parts(parts, axum::body::Body::from(bytes));
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(value)) => Ok(ApiJson(value)),
-            Err(rejection) => Err(json_problem(rejection)),
+            Err(rejection) => Err(json_problem(rejection, state.config.max_json_bytes)),
         }
     }
 }
 
-fn json_problem(rejection: JsonRejection) -> ApiError {
+/// Whether JSON text holds a `\u0000` escape, the only way a JSON string can carry NUL (a raw
+/// control character is invalid JSON, and a backslash only occurs in strings). An escaped
+/// backslash followed by `u0000` is six ordinary characters.
+fn has_nul_escape(json: &[u8]) -> bool {
+    let mut i = 0;
+    while i < json.len() {
+        if json[i] == b'\\' {
+            if json.get(i + 1) == Some(&b'u') && json.get(i + 2..i + 6) == Some(b"0000") {
+                return true;
+            }
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    false
+}
+
+pub(crate) fn json_problem(rejection: JsonRejection, max_bytes: usize) -> ApiError {
     let status = rejection.status();
     let detail = rejection.body_text();
     let problem = crate::Problem::new(status).with_detail(match status {
         StatusCode::UNSUPPORTED_MEDIA_TYPE => {
             "expected a JSON body with content-type application/json".to_owned()
         }
+        StatusCode::PAYLOAD_TOO_LARGE => too_large(max_bytes),
         _ => detail,
     });
     ApiError::Client(problem)
+}
+
+fn too_large(max_bytes: usize) -> String {
+    format!("the JSON body is larger than {max_bytes} bytes")
 }
 
 /// The user an access token names (`Authorization: Bearer <jwt>`).
@@ -45,14 +94,22 @@ pub struct AuthUser {
     pub id: uuid::Uuid,
 }
 
-/// A 401 that tells the client how to authenticate.
+/// A 401 that tells the client how to authenticate, or the failure that kept the session from
+/// being checked.
 #[derive(Debug)]
-pub struct Unauthenticated(String);
+pub enum Unauthenticated {
+    Refused(String),
+    Failed(ApiError),
+}
 
 impl IntoResponse for Unauthenticated {
     fn into_response(self) -> Response {
+        let detail = match self {
+            Unauthenticated::Refused(detail) => detail,
+            Unauthenticated::Failed(e) => return e.into_response(),
+        };
         let mut response = crate::Problem::new(StatusCode::UNAUTHORIZED)
-            .with_detail(self.0)
+            .with_detail(detail)
             .into_response();
         response.headers_mut().insert(
             header::WWW_AUTHENTICATE,
@@ -69,21 +126,32 @@ impl FromRequestParts<AppState> for AuthUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        let refused = |detail: &str| Unauthenticated::Refused(detail.to_owned());
         let value = parts
             .headers
             .get(header::AUTHORIZATION)
-            .ok_or_else(|| Unauthenticated("an access token is required".into()))?;
+            .ok_or_else(|| refused("an access token is required"))?;
         let token = value
             .to_str()
             .ok()
             .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| {
-                Unauthenticated("the Authorization header must be `Bearer <token>`".into())
-            })?;
-        let id = state
+            .ok_or_else(|| refused("the Authorization header must be `Bearer <token>`"))?;
+        let (id, session) = state
             .tokens
             .verify(token.trim())
-            .map_err(|e| Unauthenticated(e.to_string()))?;
+            .map_err(|e| Unauthenticated::Refused(e.to_string()))?;
+        // The session ends with sign-out, sign-out everywhere, a reused refresh token and the
+        // deletion of the user; its access tokens end with it.
+        let active = state
+            .accounts
+            .session_active(id, session)
+            .await
+            .map_err(|e| Unauthenticated::Failed(e.into()))?;
+        if !active {
+            return Err(refused(
+                "the session of this access token has ended; sign in again",
+            ));
+        }
         Ok(AuthUser { id })
     }
 }
@@ -116,5 +184,22 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
             Ok(axum::extract::Path(value)) => Ok(ApiPath(value)),
             Err(rejection) => Err(ApiError::not_found(rejection.body_text())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_nul_escape;
+
+    #[test]
+    fn nul_escapes_are_found_and_escaped_backslashes_are_not() {
+        assert!(has_nul_escape(br#"{"a":"\u0000"}"#));
+        assert!(has_nul_escape(br#"{"a":"x\u0000y"}"#));
+        assert!(has_nul_escape(br#"{"a":"\\\u0000"}"#));
+        assert!(!has_nul_escape(br#"{"a":"\\u0000"}"#));
+        assert!(has_nul_escape(br#"{"a":"\u00001"}"#));
+        assert!(!has_nul_escape(br#"{"a":"\u0001 u0000"}"#));
+        assert!(!has_nul_escape(br#"{"a":"\""}"#));
+        assert!(!has_nul_escape(b"{}"));
     }
 }

@@ -10,7 +10,9 @@
 //! their delivery worker (`webhooks`), and design imports that turn a Figma-like design into a
 //! new document in a background job (`imports`). Every error is an RFC 9457 problem
 //! (`error`, `extract`, `problem`); the OpenAPI document is generated from the handlers
-//! (`openapi`). The binary in `main.rs` is a thin shell around [`run`], which tests drive
+//! (`openapi`). Both servers accept connections through `front` (header deadline and budget,
+//! connection cap, client address behind trusted proxies); `rate_limit` limits every route
+//! per user or client. The binary in `main.rs` is a thin shell around [`run`], which tests drive
 //! directly.
 
 pub mod auth;
@@ -22,6 +24,7 @@ pub mod documents;
 pub mod error;
 pub mod extract;
 pub mod files;
+pub mod front;
 pub mod health;
 pub mod imports;
 pub mod live;
@@ -32,6 +35,7 @@ pub mod pagination;
 pub mod problem;
 pub mod projects;
 pub mod rate_limit;
+pub mod request_bodies;
 pub mod server;
 pub mod state;
 pub mod versions;

@@ -33,7 +33,7 @@ use utoipa::{Modify, OpenApi};
         webhooks::DeliveryView,
         imports::view::ImportRequest, imports::view::InlineImport, imports::view::FileImport, imports::view::ImportView,
         imports::view::ImportState, imports::view::ImportProblem, imports::view::DesignError)),
-    modifiers(&BearerAuth, &Problems),
+    modifiers(&BearerAuth, &Limits, &Problems),
     tags((name = "auth", description = "Accounts and sessions"),
          (name = "orgs", description = "Organizations, members and invitations"),
          (name = "projects", description = "Projects and per-project roles"),
@@ -123,6 +123,68 @@ impl Modify for Problems {
                                 .build(),
                         )
                     });
+            }
+        }
+    }
+}
+
+/// The limits every operation is under: a 429 where the rate limit applies (every operation but
+/// the health check), with its headers, and a 413 wherever a request body is read.
+struct Limits;
+
+impl Modify for Limits {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::header::HeaderBuilder;
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
+        const PROBLEM: &str = "application/problem+json";
+        let problem = || Content::new(Some(RefOr::Ref(Ref::from_schema_name("Problem"))));
+        let seconds = |what: &str| {
+            HeaderBuilder::new()
+                .schema(ObjectBuilder::new().schema_type(Type::Integer))
+                .description(Some(what))
+                .build()
+        };
+        let too_many = || {
+            ResponseBuilder::new()
+                .description(
+                    "Rate limited (API_RATE_BURST / API_RATE_PERIOD per user or client; login \
+                     and register: API_AUTH_RATE_*)",
+                )
+                .header(
+                    "retry-after",
+                    seconds("seconds until a request is allowed again"),
+                )
+                .header("x-ratelimit-after", seconds("the same as retry-after"))
+                .content(PROBLEM, problem())
+                .build()
+        };
+        let too_large = || {
+            ResponseBuilder::new()
+                .description("The request body is larger than the route accepts")
+                .content(PROBLEM, problem())
+                .build()
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let responses = &mut operation.responses.responses;
+                if path != "/api/healthz" {
+                    responses
+                        .entry("429".to_owned())
+                        .or_insert_with(|| RefOr::T(too_many()));
+                }
+                if operation.request_body.is_some() {
+                    responses
+                        .entry("413".to_owned())
+                        .or_insert_with(|| RefOr::T(too_large()));
+                }
             }
         }
     }

@@ -18,7 +18,11 @@ use weft_storage::accounts::{Invitation, Member, Org, Role};
 #[serde(deny_unknown_fields)]
 pub struct NameBody {
     /// 1 to 100 characters, not only whitespace.
-    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"
+    )]
     pub name: String,
 }
 
@@ -66,7 +70,7 @@ pub struct RoleBody {
 #[serde(deny_unknown_fields)]
 pub struct InviteBody {
     /// The email of an existing account.
-    #[schema(max_length = 254)]
+    #[schema(max_length = 254, pattern = r"^[^\x00]*$")]
     pub email: String,
     #[schema(value_type = crate::openapi::RoleName)]
     pub role: Role,
@@ -99,13 +103,18 @@ impl From<Invitation> for InvitationView {
     }
 }
 
-/// A trimmed name of 1 to 100 characters.
+/// A trimmed name of 1 to 100 characters, without NUL.
 pub fn valid_name(name: &str) -> Result<String, ApiError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::unprocessable(
             "name must be 1 to 100 characters long",
         ));
+    }
+    // Also checked for every JSON body (`ApiJson`); names also arrive through bodies parsed
+    // elsewhere (design imports), and no text column takes NUL.
+    if name.contains('\0') {
+        return Err(ApiError::unprocessable("name must not contain NUL"));
     }
     Ok(name.to_owned())
 }

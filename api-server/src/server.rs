@@ -16,7 +16,6 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, Uri};
 use axum::routing::{get, post, put};
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -145,6 +144,10 @@ fn key_file<E: Into<Box<dyn std::error::Error + Send + Sync>>>(
 }
 
 /// Every route of api-server. Unknown paths and methods answer with a [`Problem`].
+///
+/// Login and register have their own per-client limit; every other route but the health check
+/// (probes must never be throttled) is limited per user or client ([`rate_limit`]). JSON bodies
+/// are capped at `API_MAX_JSON_BYTES`; the update and import routes set their own caps.
 pub fn router(state: AppState) -> Router {
     let max_update = state.config.max_update_bytes;
     let max_import = state.config.import_max_bytes;
@@ -154,8 +157,24 @@ pub fn router(state: AppState) -> Router {
     if let Some(limit) = rate_limit::auth_limit(&state.config) {
         guarded = guarded.layer(limit);
     }
+    let mut limited = routes(max_update, max_import);
+    if let Some(limit) = rate_limit::api_limit(&state.config, state.tokens.clone()) {
+        limited = limited.layer(limit);
+    }
     Router::new()
         .route("/api/healthz", get(health::healthz))
+        .merge(limited)
+        .merge(guarded)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.config.max_json_bytes))
+        .with_state(state)
+        .layer(TraceLayer::new_for_http())
+}
+
+/// Every route under the general rate limit.
+fn routes(max_update: usize, max_import: usize) -> Router<AppState> {
+    Router::new()
         .route("/api/auth/refresh", post(auth::refresh))
         .route("/api/auth/logout", post(auth::logout))
         .route("/api/auth/logout-all", post(auth::logout_all))
@@ -296,11 +315,6 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/openapi.json", get(openapi::openapi_json))
         .route("/api/docs", get(openapi::docs))
-        .merge(guarded)
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state)
-        .layer(TraceLayer::new_for_http())
 }
 
 /// Serves api-server on `listener` until `shutdown` completes, then lets in-flight requests
@@ -313,6 +327,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
     tracing::info!(addr = ?listener.local_addr().ok(), "api-server serving");
+    let front_config = config.front.clone();
     let (state, blobs) = open(config).await?;
     let stop = CancellationToken::new();
     let sweeper = files::spawn_upload_sweeper(&state, stop.clone());
@@ -325,10 +340,8 @@ pub async fn run(
     if let Some(local) = blobs.local() {
         app = app.merge(blob_routes(local));
     }
-    let app = app.into_make_service_with_connect_info::<SocketAddr>();
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let front = crate::front::FrontStats::default();
+    let served = crate::front::serve(listener, app, &front_config, Arc::new(front), shutdown).await;
     stop.cancel();
     drop(stop_jobs);
     if let Err(e) = webhook_worker.await {

@@ -1,7 +1,8 @@
 //! Named versions of a document: save the current state under a name, list them, and restore
 //! one as a new update that every live editor receives (history is kept; nothing is rewound).
+//! A restore that would take the document past its size limit is refused (413).
 
-use crate::doc_content::{apply_update, load_doc, stored_state};
+use crate::doc_content::{apply_update, check_size, load_doc, stored_state};
 use crate::documents::document;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
@@ -91,7 +92,9 @@ pub async fn list(
 /// Brings the document back to a version (editors): the difference is applied as a new
 /// update, stored and sent to every live editor.
 #[utoipa::path(post, path = "/api/projects/{project}/documents/{doc}/versions/{version}/restore", tag = "documents", security(("bearer" = [])),
-    responses((status = 200, body = Restored), (status = 404, body = crate::Problem)))]
+    responses((status = 200, body = Restored), (status = 404, body = crate::Problem),
+        (status = 413, body = crate::Problem, description = "the document would pass its size limit"),
+        (status = 422, body = crate::Problem, description = "the document or version nests shared types deeper than can be copied")))]
 pub async fn restore(
     State(state): State<AppState>,
     user: AuthUser,
@@ -104,15 +107,25 @@ pub async fn restore(
         .await?
         .ok_or_else(|| ApiError::not_found("no such version of this document"))?;
     let current = load_doc(&state, doc).await?;
-    let update =
-        tokio::task::spawn_blocking(move || weft_protocol::restore_update(&current, &target))
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(ApiError::internal)?;
+    let (update, current) = tokio::task::spawn_blocking(move || {
+        weft_protocol::restore_update(&current, &target).map(|update| (update, current))
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(|e| match e {
+        // Only documents stored before nesting was bounded can be this deep.
+        weft_protocol::RestoreError::TooDeep => ApiError::unprocessable(format!(
+            "{e}: shared types nest deeper than {} levels",
+            weft_protocol::MAX_NESTING
+        )),
+        other => ApiError::internal(other),
+    })?;
     // An update with no structs and no deletions encodes as `00 00`.
     let changed = update.len() > 2;
     let update_bytes = if changed { update.len() as u64 } else { 0 };
     if changed {
+        // Restoring brings deleted content back as new content: it counts against the limit.
+        check_size(&state, doc, &update, Some(current)).await?;
         apply_update(&state, doc, update).await?;
     }
     Ok(Json(Restored {

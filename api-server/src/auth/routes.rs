@@ -18,13 +18,17 @@ use weft_storage::accounts::{Rotation, User, normalize_email};
 #[serde(deny_unknown_fields)]
 pub struct Register {
     /// Login name; compared case-insensitively.
-    #[schema(max_length = 254, pattern = r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+    #[schema(max_length = 254, pattern = r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$")]
     pub email: String,
-    /// 8 to 1024 characters.
-    #[schema(min_length = 8, max_length = 1024)]
+    /// 8 to 1024 characters, no NUL.
+    #[schema(min_length = 8, max_length = 1024, pattern = r"^[^\x00]*$")]
     pub password: String,
     /// Shown to collaborators: 1 to 100 characters, not only whitespace.
-    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"
+    )]
     pub name: String,
 }
 
@@ -32,7 +36,9 @@ pub struct Register {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Login {
+    #[schema(pattern = r"^[^\x00]*$")]
     pub email: String,
+    #[schema(pattern = r"^[^\x00]*$")]
     pub password: String,
 }
 
@@ -40,6 +46,7 @@ pub struct Login {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
+    #[schema(pattern = r"^[^\x00]*$")]
     pub refresh_token: String,
 }
 
@@ -82,7 +89,7 @@ fn now_ms() -> i64 {
     i64::try_from(weft_protocol::token::unix_now_ms()).unwrap_or(i64::MAX)
 }
 
-fn check_registration(r: &Register) -> Result<(), ApiError> {
+pub(crate) fn check_registration(r: &Register) -> Result<(), ApiError> {
     let email = normalize_email(&r.email);
     let valid_email = r.email.trim().chars().count() <= 254
         && email
@@ -134,7 +141,7 @@ async fn issue(
     };
     let access_token = state
         .tokens
-        .issue(user.id, u64::try_from(now / 1000).unwrap_or(0))
+        .issue(user.id, family, u64::try_from(now / 1000).unwrap_or(0))
         .map_err(ApiError::internal)?;
     Ok(Session {
         user: user.into(),
@@ -248,7 +255,8 @@ pub async fn logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Ends every session of the signed-in user.
+/// Ends every session of the signed-in user: their refresh tokens and, since access tokens name
+/// their session, every access token too (this one included).
 #[utoipa::path(post, path = "/api/auth/logout-all", tag = "auth", security(("bearer" = [])),
     responses((status = 204, description = "every session revoked"), (status = 401, description = "not signed in")))]
 pub async fn logout_all(

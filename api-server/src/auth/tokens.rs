@@ -30,16 +30,23 @@ impl AccessTokens {
         })
     }
 
-    /// A token for `user`, valid for the configured lifetime.
-    pub fn issue(&self, user: Uuid, now_secs: u64) -> Result<String, TokenError> {
-        self.keys
-            .sign(&user.to_string(), now_secs, self.ttl.as_secs())
+    /// A token for `user` in `session` (its refresh-token family), valid for the configured
+    /// lifetime.
+    pub fn issue(&self, user: Uuid, session: Uuid, now_secs: u64) -> Result<String, TokenError> {
+        self.keys.sign(
+            &user.to_string(),
+            &session.to_string(),
+            now_secs,
+            self.ttl.as_secs(),
+        )
     }
 
-    /// The user a valid token names.
-    pub fn verify(&self, token: &str) -> Result<Uuid, TokenError> {
+    /// The user and session a valid token names.
+    pub fn verify(&self, token: &str) -> Result<(Uuid, Uuid), TokenError> {
         let claims = self.keys.verify(token)?;
-        Uuid::parse_str(&claims.sub).map_err(|_| TokenError::Invalid)
+        let user = Uuid::parse_str(&claims.sub).map_err(|_| TokenError::Invalid)?;
+        let session = Uuid::parse_str(&claims.sid).map_err(|_| TokenError::Invalid)?;
+        Ok((user, session))
     }
 }
 
@@ -65,11 +72,12 @@ mod tests {
         let tokens = AccessTokens::new(&[7; 32], Duration::from_secs(60)).unwrap();
         let user = Uuid::now_v7();
         let now = jsonwebtoken::get_current_timestamp();
-        let token = tokens.issue(user, now).unwrap();
-        assert_eq!(tokens.verify(&token).unwrap(), user);
+        let session = Uuid::now_v7();
+        let token = tokens.issue(user, session, now).unwrap();
+        assert_eq!(tokens.verify(&token).unwrap(), (user, session));
         let other = AccessTokens::new(&[8; 32], Duration::from_secs(60)).unwrap();
         assert!(matches!(other.verify(&token), Err(TokenError::Invalid)));
-        let expired = tokens.issue(user, now - 3600).unwrap();
+        let expired = tokens.issue(user, session, now - 3600).unwrap();
         assert!(matches!(tokens.verify(&expired), Err(TokenError::Expired)));
         assert!(AccessTokens::new(&[1; 16], Duration::from_secs(60)).is_err());
     }

@@ -12,6 +12,9 @@ use crate::state::AppState;
 use bytes::Bytes;
 use uuid::Uuid;
 use weft_protocol::design::{self, Limits};
+use weft_protocol::doc_size;
+use weft_protocol::yrs::updates::decoder::Decode;
+use weft_protocol::yrs::{Doc, Update};
 use weft_storage::accounts::Import;
 
 /// What a finished job produced.
@@ -58,6 +61,12 @@ pub(super) async fn run(
         // An earlier attempt may have created it (under other limits): it goes too.
         document: import.document_id,
     })?;
+    check_size(state.config.max_document_bytes, &update)
+        .await
+        .map_err(|problem| JobError::Failed {
+            problem,
+            document: import.document_id,
+        })?;
     let document = match import.document_id {
         // A resumed job: the document was created by an earlier attempt.
         Some(document) => document,
@@ -79,6 +88,30 @@ pub(super) async fn run(
         document,
         node_count: u64::try_from(node_count).unwrap_or(u64::MAX),
     })
+}
+
+/// Fails an import whose document would be larger than `COLLAB_MAX_DOCUMENT_BYTES` (a problem
+/// with status 413), before any document is created. The built update is the whole document;
+/// it is measured exactly (on a blocking thread) only when its growth bound does not fit.
+async fn check_size(limit: u64, update: &[u8]) -> Result<(), ImportProblem> {
+    if limit == 0 || doc_size::EMPTY_SIZE + doc_size::growth_bound(update.len()) <= limit {
+        return Ok(());
+    }
+    let update = update.to_vec();
+    let measured = tokio::task::spawn_blocking(move || {
+        let update = Update::decode_v1(&update).map_err(|e| e.to_string())?;
+        doc_size::apply_measured(&Doc::new(), update).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| e.to_string())
+    .and_then(|r| r);
+    match measured {
+        Ok(applied) if applied.size > limit => Err(ImportProblem::too_large(limit, applied.size)),
+        Ok(_) => Ok(()),
+        Err(e) => Err(ImportProblem::server(format!(
+            "the built document could not be measured: {e}"
+        ))),
+    }
 }
 
 /// A server-side failure: logged with an id the client's problem names.

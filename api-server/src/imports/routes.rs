@@ -34,6 +34,62 @@ struct Body<'a> {
     file_id: Option<Uuid>,
 }
 
+/// Where the design of a valid request comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RequestSource<'a> {
+    /// The design inline: the exact JSON text of its document node (an object).
+    Document(&'a str),
+    /// An uploaded file of the project holding it.
+    File(Uuid),
+}
+
+/// A create request that passed every check that needs no database.
+#[derive(Debug)]
+pub(crate) struct ImportRequestBody<'a> {
+    pub(crate) name: String,
+    pub(crate) source: RequestSource<'a>,
+}
+
+/// Reads and checks a create request's body (its JSON shape, the name, document xor file_id).
+pub(crate) fn read_request(body: &[u8]) -> Result<ImportRequestBody<'_>, ApiError> {
+    let parsed: Body = serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "expected {{\"name\", \"document\"}} or {{\"name\", \"file_id\"}}: {e}"
+        ))
+    })?;
+    let name = valid_name(&parsed.name)?;
+    let source = match (parsed.document, parsed.file_id) {
+        (Some(document), None) if document.get().starts_with('{') => {
+            // Skipping over the design to keep its text has no depth bound; the job's parser
+            // has (128), so a design nested deeper could only fail later: refused now.
+            let max = weft_protocol::json_depth::MAX_JSON_DEPTH;
+            if weft_protocol::json_depth::exceeds(document.get(), max) {
+                return Err(ApiError::unprocessable(format!(
+                    "the design nests arrays and objects deeper than {max} levels"
+                )));
+            }
+            RequestSource::Document(document.get())
+        }
+        (Some(_), None) => {
+            return Err(ApiError::unprocessable(
+                "document must be a JSON object: the design's document node",
+            ));
+        }
+        (None, Some(file)) => RequestSource::File(file),
+        (Some(_), Some(_)) => {
+            return Err(ApiError::unprocessable(
+                "give either document or file_id, not both",
+            ));
+        }
+        (None, None) => {
+            return Err(ApiError::unprocessable(
+                "give the design as document, or an uploaded file holding it as file_id",
+            ));
+        }
+    };
+    Ok(ImportRequestBody { name, source })
+}
+
 /// Queues a design import into a new document of the project (editors). Answers 202 with the
 /// import (`Location`: `/api/imports/{id}`); poll that until `status` is `succeeded` (then
 /// `document_id` names the document) or `failed` (then `error` is a problem whose `errors`
@@ -48,7 +104,7 @@ struct Body<'a> {
         (status = 403, body = crate::Problem), (status = 404, body = crate::Problem),
         (status = 413, body = crate::Problem, description = "larger than API_IMPORT_MAX_BYTES"),
         (status = 415, body = crate::Problem),
-        (status = 422, body = crate::Problem, description = "bad name, neither or both of document and file_id, a document that is not an object, or a file that cannot be imported"),
+        (status = 422, body = crate::Problem, description = "bad name, neither or both of document and file_id, a document that is not an object or nests deeper than 128 levels, or a file that cannot be imported"),
         (status = 503, body = crate::Problem, description = "too many imports are waiting; retry after Retry-After seconds")))]
 pub async fn create(
     State(state): State<AppState>,
@@ -79,32 +135,15 @@ pub async fn create(
                 .with_detail("expected a JSON body with content-type application/json"),
         ));
     }
-    let parsed: Body = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::bad_request(format!(
-            "expected {{\"name\", \"document\"}} or {{\"name\", \"file_id\"}}: {e}"
-        ))
-    })?;
-    let name = valid_name(&parsed.name)?;
-    let source: std::borrow::Cow<'_, [u8]> = match (parsed.document, parsed.file_id) {
-        (Some(document), None) if document.get().starts_with('{') => {
-            document.get().as_bytes().into()
-        }
-        (Some(_), None) => {
-            return Err(ApiError::unprocessable(
-                "document must be a JSON object: the design's document node",
-            ));
-        }
-        (None, Some(file)) => file_source(&state, project, file).await?.into(),
-        (Some(_), Some(_)) => {
-            return Err(ApiError::unprocessable(
-                "give either document or file_id, not both",
-            ));
-        }
-        (None, None) => {
-            return Err(ApiError::unprocessable(
-                "give the design as document, or an uploaded file holding it as file_id",
-            ));
-        }
+    let request = read_request(&body)?;
+    let name = request.name;
+    let file_id = match request.source {
+        RequestSource::File(file) => Some(file),
+        RequestSource::Document(_) => None,
+    };
+    let source: std::borrow::Cow<'_, [u8]> = match request.source {
+        RequestSource::Document(document) => document.as_bytes().into(),
+        RequestSource::File(file) => file_source(&state, project, file).await?.into(),
     };
     if state.accounts.unfinished_imports().await? >= state.config.import_backlog {
         let mut response = crate::Problem::new(StatusCode::SERVICE_UNAVAILABLE)
@@ -122,7 +161,7 @@ pub async fn create(
             project,
             created_by: user.id,
             name: &name,
-            file_id: parsed.file_id,
+            file_id,
             source: &source,
         })
         .await?;

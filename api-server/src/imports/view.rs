@@ -22,7 +22,11 @@ pub enum ImportRequest {
 #[allow(dead_code)]
 pub struct InlineImport {
     /// Name of the document the import creates: 1 to 100 characters, not only whitespace.
-    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"
+    )]
     pub name: String,
     /// The design: a node tree whose root is `{"type": "document", "id", "name", "children":
     /// [pages]}`; pages hold frames, groups, components, instances, rectangles, ellipses,
@@ -42,7 +46,11 @@ pub struct InlineImport {
 #[allow(dead_code)]
 pub struct FileImport {
     /// Name of the document the import creates: 1 to 100 characters, not only whitespace.
-    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"
+    )]
     pub name: String,
     /// An uploaded file of this project holding the design as JSON.
     pub file_id: Uuid,
@@ -120,7 +128,8 @@ impl ImportView {
 }
 
 /// Why an import failed, as an RFC 9457 problem: status 422 with `errors` when the design is
-/// invalid, 500 when the server failed (the detail names an error id in the server's log).
+/// invalid, 413 when it builds a document above the size limit, 500 when the server failed (the
+/// detail names an error id in the server's log).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ImportProblem {
     #[serde(rename = "type")]
@@ -161,6 +170,20 @@ impl ImportProblem {
                     detail: i.detail,
                 })
                 .collect(),
+        }
+    }
+
+    /// The design builds a document larger than `COLLAB_MAX_DOCUMENT_BYTES`: 413.
+    pub(crate) fn too_large(limit: u64, size: u64) -> ImportProblem {
+        ImportProblem {
+            kind: "about:blank".into(),
+            title: "Payload Too Large".into(),
+            status: 413,
+            detail: format!(
+                "{}; the imported design would be {size} bytes",
+                weft_protocol::doc_size::too_large_reason(limit)
+            ),
+            errors: Vec::new(),
         }
     }
 

@@ -48,7 +48,11 @@ impl EventName {
 #[serde(deny_unknown_fields)]
 pub struct CreateWebhook {
     /// Where deliveries are POSTed: an `http` or `https` URL with a host.
-    #[schema(min_length = 8, max_length = 2048, pattern = "^https?://[^/?#]+")]
+    #[schema(
+        min_length = 8,
+        max_length = 2048,
+        pattern = r"^https?://[^/?#\x00]+[^\x00]*$"
+    )]
     pub url: String,
     /// The events to deliver (at least one).
     #[schema(min_items = 1)]
@@ -150,7 +154,7 @@ impl From<Delivery> for DeliveryView {
 }
 
 /// `raw` as a URL deliveries can go to, normalised.
-fn valid_url(raw: &str) -> Result<String, ApiError> {
+pub(crate) fn valid_url(raw: &str) -> Result<String, ApiError> {
     let raw = raw.trim();
     if raw.len() > MAX_URL_LEN {
         return Err(ApiError::unprocessable(format!(
@@ -166,6 +170,22 @@ fn valid_url(raw: &str) -> Result<String, ApiError> {
         return Err(ApiError::unprocessable("url must name a host"));
     }
     Ok(url.to_string())
+}
+
+/// The distinct names of `events`, in order; at least one.
+pub(crate) fn event_names(events: &[EventName]) -> Result<Vec<&'static str>, ApiError> {
+    let mut names: Vec<&'static str> = Vec::new();
+    for event in events {
+        if !names.contains(&event.as_str()) {
+            names.push(event.as_str());
+        }
+    }
+    if names.is_empty() {
+        return Err(ApiError::unprocessable(
+            "events must name at least one event",
+        ));
+    }
+    Ok(names)
 }
 
 /// The hook, if it belongs to `project` and the caller administers the project.
@@ -195,17 +215,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<CreatedWebhook>), ApiError> {
     project_role(&state, project, user.id, Role::Admin).await?;
     let url = valid_url(&body.url)?;
-    let mut events: Vec<&str> = Vec::new();
-    for event in body.events {
-        if !events.contains(&event.as_str()) {
-            events.push(event.as_str());
-        }
-    }
-    if events.is_empty() {
-        return Err(ApiError::unprocessable(
-            "events must name at least one event",
-        ));
-    }
+    let events = event_names(&body.events)?;
     let secret = new_secret();
     let hook = state
         .accounts

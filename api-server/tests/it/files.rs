@@ -17,13 +17,13 @@ use weft_storage::blob::{BlobKey, BlobOpenOptions, BlobStore, open_blob_store};
 const WAIT: Duration = Duration::from_secs(20);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Store {
+pub(crate) enum Store {
     Local,
     S3,
 }
 
 /// The local store always; S3 when `TEST_S3_ENDPOINT` names a server.
-fn stores() -> Vec<Store> {
+pub(crate) fn stores() -> Vec<Store> {
     match std::env::var("TEST_S3_ENDPOINT") {
         Ok(e) if !e.is_empty() => vec![Store::Local, Store::S3],
         _ if std::env::var_os("CI").is_some() => panic!("TEST_S3_ENDPOINT not set in CI"),
@@ -57,7 +57,7 @@ struct Stack {
 }
 
 /// A fresh bucket on the test S3 server; its `BLOB_URL`.
-async fn fresh_bucket() -> String {
+pub(crate) async fn fresh_bucket() -> String {
     let endpoint = std::env::var("TEST_S3_ENDPOINT").unwrap();
     let bucket = format!("weft-files-{:016x}", rand::random::<u64>());
     let store = S3BlobStore::new(
