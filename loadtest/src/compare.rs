@@ -73,7 +73,11 @@ pub async fn run(
     if let Some(bin) = &args.weft_bin {
         opts.weft_bin = bin.clone();
     }
-    if args.servers.iter().any(|k| *k != ServerKind::Weft) {
+    if args
+        .servers
+        .iter()
+        .any(|k| !matches!(k, ServerKind::Weft | ServerKind::WeftHocuspocus))
+    {
         peers::ensure_npm_installed(&opts.peers_dir).await?;
     }
     let mut results = Vec::new();

@@ -9,14 +9,18 @@
 //! range it covers, so merged relays count for each update they carry; echoes to the sender
 //! are skipped. The last receiver records the latency in an HDR histogram and a per-second
 //! timeline.
+//!
+//! After a reconnect or a resync, updates come merged with others and with the sender's whole
+//! delete set, and may come twice: a delete-only update is then recognised by its deletes being
+//! contained in what arrived, and each receiver counts once per update.
 
 use hdrhistogram::Histogram;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::sync::Mutex;
 use std::time::Instant;
-use yrs::Update;
 use yrs::updates::encoder::Encode;
+use yrs::{IdSet, Update};
 
 /// Per client, the clock range an update inserts: (client, first clock, clock after the last).
 /// (yrs's `Update::state_vector` only counts updates that start at clock 0.)
@@ -43,6 +47,26 @@ struct Pending {
     sent: Instant,
     sender: u64,
     remaining: u32,
+    /// Receivers that applied it (a resync may bring it again).
+    got: HashSet<u64>,
+}
+
+impl Pending {
+    /// Receiver `me` has it; true when that is news.
+    fn deliver(&mut self, me: u64) -> bool {
+        if self.got.insert(me) {
+            self.remaining -= 1;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// A delete-only update waiting for its receivers, and what it deletes.
+struct PendingDelete {
+    pending: Pending,
+    deletes: IdSet,
 }
 
 /// Latencies of one run.
@@ -135,8 +159,8 @@ impl LatencyRecorder {
 struct Inner {
     /// (doc, client) -> end clock of an update's inserts -> pending.
     by_clock: HashMap<(u32, u64), BTreeMap<u32, Pending>>,
-    /// (doc, delete-set hash) of delete-only updates -> pending.
-    by_delete: HashMap<(u32, u64), Pending>,
+    /// doc -> delete-set hash of delete-only updates -> pending.
+    by_delete: HashMap<u32, HashMap<u64, PendingDelete>>,
     recorder: LatencyRecorder,
     unmatched: u64,
     /// Sent updates applied by one receiver, counted once per receiver (merged relays count
@@ -196,6 +220,7 @@ impl LatencyTracker {
             sent: Instant::now(),
             sender,
             remaining: receivers,
+            got: HashSet::new(),
         };
         let end = insert_bounds(update)
             .into_iter()
@@ -204,7 +229,12 @@ impl LatencyTracker {
         let mut inner = self.lock();
         match end {
             None => {
-                inner.by_delete.insert((doc, delete_key(update)), pending);
+                let deletes = update.delete_set().clone();
+                inner
+                    .by_delete
+                    .entry(doc)
+                    .or_default()
+                    .insert(delete_key(update), PendingDelete { pending, deletes });
             }
             Some(end) => {
                 inner
@@ -216,7 +246,8 @@ impl LatencyTracker {
         }
     }
 
-    /// Client `me` of document `doc` applied `update` (possibly several updates merged).
+    /// Client `me` of document `doc` applied `update` (possibly several updates merged, or a
+    /// resync's diff with the sender's whole delete set).
     pub fn received(&self, doc: u32, me: u64, update: &Update) {
         let now = Instant::now();
         let mut done = Vec::new();
@@ -234,9 +265,10 @@ impl LatencyTracker {
             let covered: Vec<u32> = map.range(start + 1..=end).map(|(k, _)| *k).collect();
             for key in covered {
                 matched = true;
-                if let Some(p) = map.get_mut(&key) {
+                if let Some(p) = map.get_mut(&key)
+                    && p.deliver(me)
+                {
                     delivered += 1;
-                    p.remaining -= 1;
                     if p.remaining == 0 {
                         done.push(p.sent);
                         map.remove(&key);
@@ -244,18 +276,37 @@ impl LatencyTracker {
                 }
             }
         }
-        if bounds.is_empty() {
-            let key = (doc, delete_key(update));
-            if let Some(p) = inner.by_delete.get_mut(&key) {
-                if p.sender == me {
-                    return;
+        let deletes = update.delete_set();
+        if !deletes.is_empty()
+            && let Some(pending) = inner.by_delete.get_mut(&doc)
+        {
+            let key = delete_key(update);
+            let exact = bounds.is_empty() && pending.contains_key(&key);
+            // As sent: its own delete set. Merged or resynced: every delete-only update whose
+            // deletes it holds.
+            let keys: Vec<u64> = if exact {
+                vec![key]
+            } else {
+                pending
+                    .iter()
+                    .filter(|(_, p)| p.deletes.diff(deletes).is_empty())
+                    .map(|(k, _)| *k)
+                    .collect()
+            };
+            for key in keys {
+                let Some(p) = pending.get_mut(&key) else {
+                    continue;
+                };
+                if p.pending.sender == me {
+                    continue;
                 }
                 matched = true;
-                delivered += 1;
-                p.remaining -= 1;
-                if p.remaining == 0 {
-                    done.push(p.sent);
-                    inner.by_delete.remove(&key);
+                if p.pending.deliver(me) {
+                    delivered += 1;
+                    if p.pending.remaining == 0 {
+                        done.push(p.pending.sent);
+                        pending.remove(&key);
+                    }
                 }
             }
         }
@@ -268,10 +319,22 @@ impl LatencyTracker {
         }
     }
 
+    /// When the oldest update not yet applied by all its receivers was sent.
+    pub fn oldest_pending(&self) -> Option<Instant> {
+        let inner = self.lock();
+        let clocks = inner.by_clock.values().flat_map(|m| m.values());
+        let deletes = inner
+            .by_delete
+            .values()
+            .flat_map(|m| m.values().map(|p| &p.pending));
+        clocks.chain(deletes).map(|p| p.sent).min()
+    }
+
     pub fn summary(&self) -> LatencySummary {
         let inner = self.lock();
         let incomplete = (inner.by_clock.values().map(BTreeMap::len).sum::<usize>()
-            + inner.by_delete.len()) as u64;
+            + inner.by_delete.values().map(HashMap::len).sum::<usize>())
+            as u64;
         inner.recorder.summary(incomplete, inner.unmatched)
     }
 

@@ -7,6 +7,7 @@
 //! `shared/traces/README.md`); updates built from them are derived from those traces.
 
 pub mod causal;
+pub mod chaos;
 pub mod client;
 pub mod compare;
 pub mod latency;

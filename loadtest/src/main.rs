@@ -70,6 +70,16 @@ enum Command {
         #[command(flatten)]
         out: Output,
     },
+    /// A trace replayed over several collab nodes (private PostgreSQL and Redis) while a fault
+    /// strikes mid-replay: PostgreSQL stopped, Redis restarted, or a node killed. Fails unless
+    /// every client and storage end with the expected text and every update reached everyone.
+    Chaos {
+        #[command(flatten)]
+        args: weft_loadtest::chaos::ChaosArgs,
+        /// Write the full report as JSON.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
     /// Channels × senders × rate over Weft's chat socket with many subscribers per channel:
     /// delivery latency, and every subscriber receiving every message exactly once.
     Chat {
@@ -156,6 +166,22 @@ fn main() -> anyhow::Result<()> {
         Command::JoinStorm { args, out } => {
             let trace = Trace::load(resolve(&args.trace))?;
             finish(runtime()?.block_on(join_storm::run(args, &trace))?, &out)
+        }
+        Command::Chaos { args, json } => {
+            let trace = Trace::load(resolve(&args.trace))?;
+            let report = runtime()?.block_on(weft_loadtest::chaos::run(args, &trace))?;
+            println!("{}", report::table(&[&report.run]));
+            println!("{}", weft_loadtest::chaos::summary(&report));
+            if let Some(path) = &json {
+                report::write_json(path, &report)?;
+            }
+            if !report.passed() {
+                bail!(
+                    "chaos run failed: {}",
+                    weft_loadtest::chaos::verdict(&report)
+                );
+            }
+            Ok(())
         }
         Command::Chat { args, out } => {
             let report = runtime()?.block_on(weft_loadtest::scenario::chat::run(args))?;

@@ -75,6 +75,18 @@ fn rows(reports: &[&RunReport]) -> Vec<(&'static str, Vec<String>)> {
             "sync p50/p99 ms",
             col(&|r| format!("{:.1} / {:.1}", r.sync.p50_ms, r.sync.p99_ms)),
         ),
+        (
+            "reconnects (away p50/max ms)",
+            col(&|r| {
+                let n = r.reconnects.count;
+                if n == 0 {
+                    "0".into()
+                } else {
+                    let (p50, max) = (r.reconnects.p50_ms, r.reconnects.max_ms);
+                    format!("{n} ({p50:.0} / {max:.0})")
+                }
+            }),
+        ),
         ("errors", col(&|r| r.errors.to_string())),
         (
             "converged",

@@ -12,7 +12,8 @@ mod install;
 mod ready;
 
 pub use install::{default_peers_dir, default_weft_bin, ensure_npm_installed};
-use ready::{free_port, read_tail, wait_for_healthz, wait_for_ready_line};
+use ready::wait_for_ready_line;
+pub(crate) use ready::{free_port, read_tail, wait_for_healthz};
 
 use crate::wire::Protocol;
 use anyhow::{Context, anyhow, bail};
@@ -42,6 +43,10 @@ pub enum ServerKind {
     #[value(name = "weft")]
     #[serde(rename = "weft")]
     Weft,
+    /// Weft's `collab-server` at `/hocuspocus`, driven with the Hocuspocus framing
+    #[value(name = "weft-hocuspocus")]
+    #[serde(rename = "weft-hocuspocus")]
+    WeftHocuspocus,
     /// @y/websocket-server 0.1.1, the y-websocket reference server
     #[value(name = "y-websocket")]
     #[serde(rename = "y-websocket")]
@@ -53,8 +58,9 @@ pub enum ServerKind {
 }
 
 impl ServerKind {
-    pub const ALL: [ServerKind; 3] = [
+    pub const ALL: [ServerKind; 4] = [
         ServerKind::Weft,
+        ServerKind::WeftHocuspocus,
         ServerKind::YWebsocket,
         ServerKind::Hocuspocus,
     ];
@@ -63,6 +69,7 @@ impl ServerKind {
     pub fn name(self) -> &'static str {
         match self {
             ServerKind::Weft => "weft",
+            ServerKind::WeftHocuspocus => "weft-hocuspocus",
             ServerKind::YWebsocket => "y-websocket",
             ServerKind::Hocuspocus => "hocuspocus",
         }
@@ -72,7 +79,7 @@ impl ServerKind {
     pub fn protocol(self) -> Protocol {
         match self {
             ServerKind::Weft | ServerKind::YWebsocket => Protocol::YWebsocket,
-            ServerKind::Hocuspocus => Protocol::Hocuspocus,
+            ServerKind::WeftHocuspocus | ServerKind::Hocuspocus => Protocol::Hocuspocus,
         }
     }
 
@@ -80,6 +87,7 @@ impl ServerKind {
     fn url_template(self, port: u16) -> String {
         match self {
             ServerKind::Weft => format!("ws://127.0.0.1:{port}/ws/{{doc}}"),
+            ServerKind::WeftHocuspocus => format!("ws://127.0.0.1:{port}/hocuspocus"),
             ServerKind::YWebsocket => format!("ws://127.0.0.1:{port}/{{doc}}"),
             ServerKind::Hocuspocus => format!("ws://127.0.0.1:{port}"),
         }
@@ -88,7 +96,7 @@ impl ServerKind {
     /// The script in the peers folder that starts it, for the Node servers.
     fn script(self) -> Option<&'static str> {
         match self {
-            ServerKind::Weft => None,
+            ServerKind::Weft | ServerKind::WeftHocuspocus => None,
             ServerKind::YWebsocket => Some("y-websocket.mjs"),
             ServerKind::Hocuspocus => Some("hocuspocus.mjs"),
         }
@@ -320,6 +328,11 @@ mod tests {
         assert_eq!(
             ServerKind::Weft.url_template(4000),
             "ws://127.0.0.1:4000/ws/{doc}"
+        );
+        let f = ServerKind::WeftHocuspocus.protocol().framing();
+        assert_eq!(
+            f.url(&ServerKind::WeftHocuspocus.url_template(4000), "d", None),
+            "ws://127.0.0.1:4000/hocuspocus"
         );
         let f = ServerKind::YWebsocket.protocol().framing();
         assert_eq!(

@@ -3,7 +3,7 @@
 
 use super::*;
 
-pub(super) fn free_port() -> std::io::Result<u16> {
+pub(crate) fn free_port() -> std::io::Result<u16> {
     let l = StdTcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
     Ok(l.local_addr()?.port())
 }
@@ -45,7 +45,7 @@ pub(super) async fn wait_for_ready_line(
 
 /// Waits until Weft answers `GET /healthz` with 200: listening alone is not enough, the
 /// server opens its storage between binding and serving.
-pub(super) async fn wait_for_healthz(
+pub(crate) async fn wait_for_healthz(
     child: &mut Child,
     addr: SocketAddr,
     deadline: Instant,
@@ -79,7 +79,7 @@ async fn healthz_ok(addr: SocketAddr) -> std::io::Result<bool> {
 }
 
 /// The last few KB of a log file, for error messages.
-pub(super) fn read_tail(path: &Path) -> String {
+pub(crate) fn read_tail(path: &Path) -> String {
     const TAIL: usize = 4096;
     match std::fs::read(path) {
         Ok(bytes) => {

@@ -61,6 +61,7 @@ pub async fn run(args: FanoutArgs, trace: &Trace) -> anyhow::Result<RunReport> {
             doc_index: u32::try_from(d).unwrap_or(u32::MAX),
             token: token.clone(),
             index,
+            failover: Vec::new(),
         };
         for r in 0..args.readers {
             let (tracker, start, script) = (tracker.clone(), start.clone(), script.clone());
@@ -164,11 +165,7 @@ async fn reader(
         })
         .await?;
     let converged = client.text_string() == expected;
-    let out = ClientOutcome {
-        connect_ms: client.connect_time.as_secs_f64() * 1000.0,
-        sync_ms: client.sync_time.unwrap_or_default().as_secs_f64() * 1000.0,
-        converged,
-    };
+    let out = ClientOutcome::of(&client, converged);
     client.close().await;
     Ok(out)
 }

@@ -44,6 +44,7 @@ pub async fn run(args: JoinStormArgs, trace: &Trace) -> anyhow::Result<RunReport
         doc_index: 0,
         token: token.clone(),
         index,
+        failover: Vec::new(),
     };
 
     // The whole document as one update, built locally from the trace.
@@ -86,9 +87,8 @@ pub async fn run(args: JoinStormArgs, trace: &Trace) -> anyhow::Result<RunReport
             let mut client = Client::connect(spec).await?;
             client.wait_synced(&tracker, timeout).await?;
             let outcome = ClientOutcome {
-                connect_ms: client.connect_time.as_secs_f64() * 1000.0,
                 sync_ms: began.elapsed().as_secs_f64() * 1000.0,
-                converged: client.text_string() == expected,
+                ..ClientOutcome::of(&client, client.text_string() == expected)
             };
             client.close().await;
             Ok::<_, anyhow::Error>(outcome)

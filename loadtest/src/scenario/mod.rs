@@ -60,6 +60,12 @@ pub struct RunReport {
     pub histogram: Vec<(f64, u64)>,
     pub connect: Spread,
     pub sync: Spread,
+    /// Reconnects of clients whose socket closed, and per reconnect how long the client was
+    /// away (from noticing the close until synced again).
+    pub reconnects: Spread,
+    /// Updates typed while their client had no socket (delivered by the sync after its
+    /// reconnect).
+    pub updates_sent_offline: u64,
     pub errors: u64,
     pub error_samples: Vec<String>,
     /// Every client ended with the expected text.
@@ -85,22 +91,52 @@ impl RunReport {
 }
 
 /// How one client's run ended.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ClientOutcome {
     pub connect_ms: f64,
     pub sync_ms: f64,
     /// The client's text equals the expected one.
     pub converged: bool,
+    /// Per reconnect, how long the client was away (ms).
+    pub reconnect_ms: Vec<f64>,
+    /// Updates the client typed without a socket.
+    pub offline_updates: u64,
+}
+
+impl ClientOutcome {
+    /// The outcome of `client`, whose text did or did not match.
+    pub fn of(client: &crate::client::Client, converged: bool) -> ClientOutcome {
+        ClientOutcome {
+            connect_ms: client.connect_time.as_secs_f64() * 1000.0,
+            sync_ms: client.sync_time.unwrap_or_default().as_secs_f64() * 1000.0,
+            converged,
+            reconnect_ms: client
+                .reconnects
+                .iter()
+                .map(|d| d.as_secs_f64() * 1000.0)
+                .collect(),
+            offline_updates: client.offline_updates,
+        }
+    }
+}
+
+/// Connect, sync and reconnect times of the clients that finished (ms).
+#[derive(Debug, Default)]
+pub struct Times {
+    pub connects: Vec<f64>,
+    pub syncs: Vec<f64>,
+    pub reconnects: Vec<f64>,
+    pub offline_updates: u64,
 }
 
 impl RunReport {
-    /// Waits for every client task, counting failures and mismatches; returns connect and
-    /// sync times of the clients that finished.
+    /// Waits for every client task, counting failures and mismatches; returns connect, sync
+    /// and reconnect times of the clients that finished.
     pub async fn collect(
         &mut self,
         tasks: Vec<tokio::task::JoinHandle<anyhow::Result<ClientOutcome>>>,
-    ) -> (Vec<f64>, Vec<f64>) {
-        let (mut connects, mut syncs) = (Vec::new(), Vec::new());
+    ) -> Times {
+        let mut times = Times::default();
         for task in tasks {
             let outcome = match task.await {
                 Ok(outcome) => outcome,
@@ -108,8 +144,10 @@ impl RunReport {
             };
             match outcome {
                 Ok(o) => {
-                    connects.push(o.connect_ms);
-                    syncs.push(o.sync_ms);
+                    times.connects.push(o.connect_ms);
+                    times.syncs.push(o.sync_ms);
+                    times.reconnects.extend(o.reconnect_ms);
+                    times.offline_updates += o.offline_updates;
                     if !o.converged {
                         self.mismatched_clients += 1;
                         self.converged = false;
@@ -121,7 +159,7 @@ impl RunReport {
                 }
             }
         }
-        (connects, syncs)
+        times
     }
 
     /// Fills in what every scenario measures the same way, once its clients are done.
@@ -131,7 +169,7 @@ impl RunReport {
         sampler: ServerSampler,
         tracker: &LatencyTracker,
         sent: u64,
-        (connects, syncs): (Vec<f64>, Vec<f64>),
+        times: Times,
     ) {
         self.secs = began.elapsed().as_secs_f64();
         let (rss, cpu) = sampler.finish();
@@ -142,7 +180,9 @@ impl RunReport {
         self.latency = tracker.summary();
         self.timeline = tracker.timeline();
         self.histogram = tracker.buckets();
-        self.connect = Spread::of(connects);
-        self.sync = Spread::of(syncs);
+        self.connect = Spread::of(times.connects);
+        self.sync = Spread::of(times.syncs);
+        self.reconnects = Spread::of(times.reconnects);
+        self.updates_sent_offline = times.offline_updates;
     }
 }

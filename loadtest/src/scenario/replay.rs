@@ -12,9 +12,10 @@
 
 mod agents;
 mod registry;
+mod turns;
 
-use super::{ClientOutcome, RunReport, Target};
-use crate::client::{Client, ClientSpec, apply_txn};
+use super::{RunReport, Target};
+use crate::client::{ClientSpec, apply_txn};
 use crate::latency::LatencyTracker;
 use crate::trace::{Trace, Txn};
 
@@ -55,6 +56,10 @@ pub struct ReplayArgs {
     /// Prefix of the document names (default: a random one, so runs never share documents).
     #[arg(long)]
     pub doc_prefix: Option<String>,
+    /// Clients whose socket closes reconnect, as the y-websocket provider does: with backoff,
+    /// to the next of the comma-separated URLs, keeping what they typed offline.
+    #[arg(long)]
+    pub reconnect: bool,
 }
 
 /// The trace prefix a run types, and what it must end as.
@@ -140,7 +145,35 @@ enum Mode {
     Agents(Arc<agents::Plan>),
 }
 
+/// What a caller sees of a run while it lasts (the `chaos` scenario times its fault by it).
+#[derive(Default)]
+pub struct Observer {
+    /// The run's tracker, to watch deliveries as they happen (a fresh one when `None`).
+    pub tracker: Option<Arc<LatencyTracker>>,
+    /// Told when every client has synced and typing begins.
+    pub began: Option<tokio::sync::oneshot::Sender<Instant>>,
+    /// Counts the updates the clients send, as they send them (a fresh counter when `None`).
+    pub sent: Option<Arc<AtomicU64>>,
+}
+
+/// A finished run and what each document had to end as.
+pub struct Finished {
+    pub report: RunReport,
+    /// Per document: its name and the text every client had to end with (`None`: a concurrent
+    /// prefix whose reference replay does not converge).
+    pub docs: Vec<(String, Option<String>)>,
+}
+
 pub async fn run(args: ReplayArgs, trace: &Trace) -> anyhow::Result<RunReport> {
+    Ok(run_observed(args, trace, Observer::default()).await?.report)
+}
+
+/// [`run`], telling `observer` how it goes.
+pub async fn run_observed(
+    args: ReplayArgs,
+    trace: &Trace,
+    observer: Observer,
+) -> anyhow::Result<Finished> {
     let _ = rlimit::increase_nofile_limit(u64::MAX);
     let segment = args.segment.max(1);
     let mode = match trace.agents() {
@@ -167,25 +200,40 @@ pub async fn run(args: ReplayArgs, trace: &Trace) -> anyhow::Result<RunReport> {
         ),
         Mode::Agents(plan) => (plan.agents, plan.txns.len(), plan.updates()),
     };
-    let tracker = Arc::new(LatencyTracker::new()?);
+    let tracker = match observer.tracker {
+        Some(tracker) => tracker,
+        None => Arc::new(LatencyTracker::new()?),
+    };
     let framing = args.target.framing();
     let prefix = args
         .doc_prefix
         .clone()
         .unwrap_or_else(|| format!("rp{:08x}", rand_u32()));
     let timeout: Duration = args.timeout.into();
-    let sent = Arc::new(AtomicU64::new(0));
+    let sent = observer.sent.unwrap_or_default();
     let total_updates = updates_per_doc * args.docs as u64;
     let bar = crate::report::progress(total_updates, "updates sent");
 
     let start = Arc::new(Barrier::new(args.docs * k + 1));
     let mut tasks = Vec::new();
+    let mut docs = Vec::new();
     let mut index = 0;
+    let urls = args.target.urls();
     for d in 0..args.docs {
         let doc = format!("{prefix}-{d}");
         let token = args.target.token_for(&doc).await?;
         let state = Arc::new(agents::DocState::new(k));
+        docs.push((doc.clone(), state.clone()));
         for c in 0..k {
+            // A reconnect goes to the next node first, as a balancer would send it away from a
+            // dead one, and to its own node last.
+            let failover = if args.reconnect {
+                (1..=urls.len().max(1))
+                    .map(|step| args.target.url_for(c + step))
+                    .collect()
+            } else {
+                Vec::new()
+            };
             let spec = ClientSpec {
                 url_template: args.target.url_for(c),
                 framing: framing.clone(),
@@ -193,6 +241,7 @@ pub async fn run(args: ReplayArgs, trace: &Trace) -> anyhow::Result<RunReport> {
                 doc_index: u32::try_from(d).unwrap_or(u32::MAX),
                 token: token.clone(),
                 index,
+                failover,
             };
             index += 1;
             let (tracker, start, sent, rate) =
@@ -201,7 +250,7 @@ pub async fn run(args: ReplayArgs, trace: &Trace) -> anyhow::Result<RunReport> {
                 Mode::Turns(script) => {
                     let script = script.clone();
                     tokio::spawn(async move {
-                        editor(
+                        turns::editor(
                             spec, c, k, segment, rate, timeout, &script, &tracker, &start, &sent,
                         )
                         .await
@@ -231,16 +280,21 @@ pub async fn run(args: ReplayArgs, trace: &Trace) -> anyhow::Result<RunReport> {
     let sampler = super::ServerSampler::start(args.target.server_pid);
     start.wait().await;
     let began = Instant::now();
+    if let Some(tell) = observer.began {
+        let _ = tell.send(began);
+    }
 
     let params = match &mode {
         Mode::Turns(_) => serde_json::json!({
             "trace": args.trace, "docs": args.docs, "clients_per_doc": k, "txns_per_doc": txns_per_doc,
             "segment": segment, "rate_per_doc": args.rate, "protocol": args.target.protocol,
+            "reconnect": args.reconnect,
         }),
         Mode::Agents(plan) => serde_json::json!({
             "trace": args.trace, "docs": args.docs, "clients_per_doc": k, "txns_per_doc": txns_per_doc,
             "agents": "one client per agent, each transaction at its parents' version",
             "check": plan.check, "rate_per_doc": args.rate, "protocol": args.target.protocol,
+            "reconnect": args.reconnect,
         }),
     };
     let mut report = RunReport {
@@ -262,79 +316,24 @@ pub async fn run(args: ReplayArgs, trace: &Trace) -> anyhow::Result<RunReport> {
         sent.load(Ordering::Relaxed),
         times,
     );
-    Ok(report)
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn editor(
-    spec: ClientSpec,
-    me: usize,
-    k: usize,
-    segment: usize,
-    rate: f64,
-    timeout: Duration,
-    script: &Script,
-    tracker: &LatencyTracker,
-    start: &Barrier,
-    sent: &AtomicU64,
-) -> anyhow::Result<ClientOutcome> {
-    let client = Client::connect(spec).await;
-    let mut client = match client {
-        Ok(c) => c,
-        Err(e) => {
-            start.wait().await;
-            return Err(e.into());
-        }
-    };
-    let synced = client.wait_synced(tracker, timeout).await;
-    start.wait().await;
-    synced?;
-    let receivers = u32::try_from(k - 1).unwrap_or(u32::MAX);
-    let n = script.txns.len();
-    let mine = |i: usize| (i / segment) % k == me;
-    let began = Instant::now();
-    let mut i = 0;
-    while i < n {
-        if !mine(i) {
-            i += 1;
-            continue;
-        }
-        // The hand-off: everything typed before this segment has arrived. Judged by the
-        // document's state, not by counting messages, since servers may merge relays.
-        let need = script.marks_before(i);
-        client
-            .pump_until(tracker, timeout, "the other editors' turn", |c| {
-                c.marks() == need
-            })
-            .await?;
-        let end = ((i / segment) + 1) * segment;
-        while i < end.min(n) {
-            if rate > 0.0 {
-                let at = began + Duration::from_secs_f64(i as f64 / rate);
-                tokio::time::sleep_until(at.into()).await;
-            }
-            let txn = &script.txns[i];
-            let n = client
-                .edit_and_send(tracker, receivers, |doc, text| apply_txn(doc, text, txn))
-                .await?;
-            sent.fetch_add(n as u64, Ordering::Relaxed);
-            i += 1;
-        }
+    let mut expected = Vec::with_capacity(docs.len());
+    for (name, state) in docs {
+        let text = match &mode {
+            Mode::Turns(script) => Some(script.expected.clone()),
+            Mode::Agents(plan) => match &plan.expected {
+                Some(text) => Some(text.clone()),
+                None => {
+                    let plan = plan.clone();
+                    tokio::task::spawn_blocking(move || state.reference(&plan)).await?
+                }
+            },
+        };
+        expected.push((name, text));
     }
-    let last = script.marks_before(n);
-    client
-        .pump_until(tracker, timeout, "the end of the replay", |c| {
-            c.marks() == last
-        })
-        .await?;
-    let converged = client.text_string() == script.expected;
-    let outcome = ClientOutcome {
-        connect_ms: client.connect_time.as_secs_f64() * 1000.0,
-        sync_ms: client.sync_time.unwrap_or_default().as_secs_f64() * 1000.0,
-        converged,
-    };
-    client.close().await;
-    Ok(outcome)
+    Ok(Finished {
+        report,
+        docs: expected,
+    })
 }
 
 fn rand_u32() -> u32 {

@@ -1,63 +1,13 @@
-//! The Hocuspocus framing, as `@hocuspocus/provider` 4 speaks it to `@hocuspocus/server` 4, so the
-//! load tester can drive Hocuspocus with the same scenarios as y-websocket servers.
-//!
-//! One socket serves every document at one URL, so each message starts with its address, the
-//! document name (lib0 string; a session-aware provider sends `name\0session`), then a message
-//! type (varuint) and its body. One message per frame. Layout, from the hocuspocus sources
-//! (`packages/server/src/types.ts` `MessageType`, `OutgoingMessage.ts`, `MessageReceiver.ts`,
-//! `ClientConnection.ts`; `packages/common/src/auth.ts`; `packages/provider/src/…`):
-//!
-//! | type | name | body |
-//! |---|---|---|
-//! | 0 | sync | y-sync submessage: varuint 0 SyncStep1 / 1 SyncStep2 / 2 Update, then a byte array |
-//! | 1 | awareness | byte array (y-protocols awareness update) |
-//! | 2 | auth | varuint 0 token + string (+ provider version string from client) / 1 permission denied + reason / 2 authenticated + scope (`read-write` or `readonly`); a bare `0` from the server asks for the token again |
-//! | 3 | query awareness | none |
-//! | 4 | sync reply | as sync; the receiver must not answer a SyncStep1 in it with its own SyncStep1 |
-//! | 5 | stateless | string |
-//! | 6 | broadcast stateless | string (server-internal) |
-//! | 7 | close | reason string |
-//! | 8 | sync status | varuint: 1 the update was applied, 0 it was refused (read-only) |
-//! | 9 / 10 | ping / pong | a bare one-byte frame (no document name) |
-//!
-//! The provider opens a document with auth (its token, `""` when it has none, then its version),
-//! then SyncStep1. The server queues everything for a document until the token is accepted.
+//! The Hocuspocus framing as a load-test client of one document speaks it, so the load tester can
+//! drive Hocuspocus (and Weft's Hocuspocus endpoint) with the same scenarios as y-websocket
+//! servers. The bytes are `weft_protocol::hocuspocus`'s; this adds what a provider does with them:
+//! it opens a document with auth (its token, `""` when it has none, then its version), then
+//! SyncStep1, answers pings, and ignores messages for other documents on the same socket.
 
 use super::{Event, Framing, WireError};
+use weft_protocol::Message;
+use weft_protocol::hocuspocus::{self as codec, Auth, Body, Frame};
 use yrs::StateVector;
-use yrs::encoding::read::{Cursor, Read};
-use yrs::encoding::write::Write;
-use yrs::updates::decoder::Decode;
-use yrs::updates::encoder::Encode;
-
-/// Message types (`MessageType` in `packages/server/src/types.ts`).
-mod msg {
-    pub const SYNC: u32 = 0;
-    pub const AWARENESS: u32 = 1;
-    pub const AUTH: u32 = 2;
-    pub const QUERY_AWARENESS: u32 = 3;
-    pub const SYNC_REPLY: u32 = 4;
-    pub const STATELESS: u32 = 5;
-    pub const BROADCAST_STATELESS: u32 = 6;
-    pub const CLOSE: u32 = 7;
-    pub const SYNC_STATUS: u32 = 8;
-    pub const PING: u8 = 9;
-    pub const PONG: u8 = 10;
-}
-
-/// Auth sub-types (`AuthMessageType` in `packages/common/src/auth.ts`).
-mod auth {
-    pub const TOKEN: u32 = 0;
-    pub const PERMISSION_DENIED: u32 = 1;
-    pub const AUTHENTICATED: u32 = 2;
-}
-
-/// y-sync sub-types (y-protocols `sync.js`).
-mod sync {
-    pub const STEP1: u32 = 0;
-    pub const STEP2: u32 = 1;
-    pub const UPDATE: u32 = 2;
-}
 
 /// The provider version the auth message announces: the `@hocuspocus/provider` release this
 /// codec follows (4.8.0, the latest; same wire format as server 4.7.0). The server only records
@@ -68,98 +18,42 @@ pub const PROVIDER_VERSION: &str = "4.8.0";
 pub struct Hocuspocus;
 
 impl Hocuspocus {
-    fn header(doc: &str, kind: u32) -> Vec<u8> {
-        let mut buf = Vec::with_capacity(doc.len() + 8);
-        buf.write_string(doc);
-        buf.write_var(kind);
-        buf
-    }
-
-    fn sync(doc: &str, sub: u32, payload: &[u8]) -> Vec<u8> {
-        let mut buf = Self::header(doc, msg::SYNC);
-        buf.reserve(payload.len() + 6);
-        buf.write_var(sub);
-        buf.write_buf(payload);
-        buf
-    }
-
     /// The auth message the provider sends first: token (`""` without one), then its version.
     pub fn auth(doc: &str, token: Option<&str>) -> Vec<u8> {
-        let mut buf = Self::header(doc, msg::AUTH);
-        buf.write_var(auth::TOKEN);
-        buf.write_string(token.unwrap_or(""));
-        buf.write_string(PROVIDER_VERSION);
-        buf
+        codec::encode(
+            doc,
+            &Body::Auth(Auth::Token {
+                token: token.unwrap_or("").to_owned(),
+                version: Some(PROVIDER_VERSION.to_owned()),
+            }),
+        )
     }
 }
 
-/// Whether a message address (`name` or `name\0session`) is `doc`'s.
-fn addressed_to(address: &str, doc: &str) -> bool {
-    address.split('\0').next() == Some(doc)
-}
-
-fn err(what: &str, e: impl std::fmt::Display) -> WireError {
-    WireError(format!("hocuspocus {what}: {e}"))
-}
-
-/// Decodes one message (after its address) into an event.
-fn decode_message(cur: &mut Cursor<'_>) -> Result<Event, WireError> {
-    let kind: u32 = cur.read_var().map_err(|e| err("message type", e))?;
-    let event = match kind {
-        msg::SYNC | msg::SYNC_REPLY => {
-            let sub: u32 = cur.read_var().map_err(|e| err("sync type", e))?;
-            let payload = cur.read_buf().map_err(|e| err("sync payload", e))?;
-            match sub {
-                sync::STEP1 => Event::SyncStep1(
-                    StateVector::decode_v1(payload).map_err(|e| err("state vector", e))?,
-                ),
-                sync::STEP2 => Event::SyncStep2(payload.to_vec()),
-                sync::UPDATE => Event::Update(payload.to_vec()),
-                other => return Err(WireError(format!("hocuspocus: unknown sync type {other}"))),
-            }
-        }
-        msg::AWARENESS => {
-            cur.read_buf().map_err(|e| err("awareness", e))?;
-            Event::Awareness
-        }
-        msg::QUERY_AWARENESS => Event::Awareness,
-        msg::AUTH => {
-            let sub: u32 = cur.read_var().map_err(|e| err("auth type", e))?;
-            match sub {
-                // The server asks for the token again (`requestToken`, for `onTokenSync`);
-                // only the scenario knows it, and no server hook we run asks.
-                auth::TOKEN => Event::Ignored { reply: None },
-                auth::PERMISSION_DENIED => {
-                    Event::Denied(cur.read_string().map_err(|e| err("reason", e))?.to_owned())
-                }
-                auth::AUTHENTICATED => {
-                    cur.read_string().map_err(|e| err("scope", e))?;
-                    Event::Authenticated
-                }
-                other => return Err(WireError(format!("hocuspocus: unknown auth type {other}"))),
-            }
-        }
-        msg::STATELESS | msg::BROADCAST_STATELESS => {
-            cur.read_string().map_err(|e| err("stateless payload", e))?;
-            Event::Ignored { reply: None }
-        }
+/// What a client of one document makes of a server message.
+fn event(body: Body) -> Event {
+    match body {
+        Body::Doc(msg) | Body::SyncReply(msg) => match msg {
+            Message::SyncStep1(sv) => Event::SyncStep1(sv),
+            Message::SyncStep2(update) => Event::SyncStep2(update),
+            Message::Update(update) => Event::Update(update),
+            Message::Awareness(_) | Message::QueryAwareness => Event::Awareness,
+            _ => Event::Ignored { reply: None },
+        },
+        Body::Auth(Auth::Authenticated(_)) => Event::Authenticated,
+        Body::Auth(Auth::PermissionDenied(reason)) => Event::Denied(reason),
+        // The server asks for the token again (`requestToken`, for `onTokenSync`); only the
+        // scenario knows it, and no server hook we run asks.
+        Body::Auth(_) => Event::Ignored { reply: None },
         // The server dropped this document's connection (the socket may stay open for others):
         // as final for the client as a refusal.
-        msg::CLOSE => {
-            let reason = cur.read_string().map_err(|e| err("close reason", e))?;
-            Event::Denied(format!("closed by server: {reason}"))
-        }
-        msg::SYNC_STATUS => {
-            let _applied: u32 = cur.read_var().map_err(|e| err("sync status", e))?;
-            Event::Ignored { reply: None }
-        }
-        // Unknown types are skipped, as the provider does (it logs and goes on).
-        _ => {
-            cur.next = cur.buf.len();
-            Event::Ignored { reply: None }
-        }
-    };
-    Ok(event)
+        Body::Close(reason) => Event::Denied(format!("closed by server: {reason}")),
+        // Acks, stateless messages and unknown types are skipped, as the provider does.
+        Body::Stateless(_)
+        | Body::BroadcastStateless(_)
+        | Body::SyncStatus(_)
+        | Body::Unknown(_) => Event::Ignored { reply: None },
+    }
 }
 
 impl Framing for Hocuspocus {
@@ -176,45 +70,41 @@ impl Framing for Hocuspocus {
     fn open(&self, doc: &str, token: Option<&str>, sv: &StateVector) -> Vec<Vec<u8>> {
         vec![
             Self::auth(doc, token),
-            Self::sync(doc, sync::STEP1, &sv.encode_v1()),
+            codec::encode(doc, &Body::Doc(Message::SyncStep1(sv.clone()))),
         ]
     }
 
     fn sync_step2(&self, doc: &str, update: Vec<u8>) -> Vec<u8> {
-        Self::sync(doc, sync::STEP2, &update)
+        codec::encode(doc, &Body::Doc(Message::SyncStep2(update)))
     }
 
     fn update(&self, doc: &str, update: Vec<u8>) -> Vec<u8> {
-        Self::sync(doc, sync::UPDATE, &update)
+        codec::encode(doc, &Body::Doc(Message::Update(update)))
     }
 
     /// The server sends one message per frame; several back to back are accepted too. Messages
     /// addressed to another document on the same socket are ignored.
     fn decode(&self, doc: &str, frame: &[u8]) -> Result<Vec<Event>, WireError> {
-        if frame == [msg::PING] {
-            return Ok(vec![Event::Ignored {
-                reply: Some(vec![msg::PONG]),
-            }]);
-        }
-        if frame == [msg::PONG] {
-            return Ok(vec![Event::Ignored { reply: None }]);
-        }
-        let mut cur = Cursor::new(frame);
-        let mut events = Vec::with_capacity(1);
-        while cur.has_content() {
-            let address = cur.read_string().map_err(|e| err("document name", e))?;
-            if !addressed_to(address, doc) {
-                // The rest of the frame cannot be delimited without decoding a message whose
-                // document we do not follow; Hocuspocus never mixes documents in one frame.
-                events.push(Event::Ignored { reply: None });
-                break;
+        let messages = match codec::decode(frame) {
+            Ok(Frame::Ping) => {
+                return Ok(vec![Event::Ignored {
+                    reply: Some(vec![codec::kind::PONG]),
+                }]);
             }
-            events.push(decode_message(&mut cur)?);
-        }
-        if events.is_empty() {
-            return Err(WireError("hocuspocus: empty frame".into()));
-        }
-        Ok(events)
+            Ok(Frame::Pong) => return Ok(vec![Event::Ignored { reply: None }]),
+            Ok(Frame::Messages(messages)) => messages,
+            Err(e) => return Err(WireError(format!("hocuspocus: {e}"))),
+        };
+        Ok(messages
+            .into_iter()
+            .map(|m| {
+                if m.document() == doc {
+                    event(m.body)
+                } else {
+                    Event::Ignored { reply: None }
+                }
+            })
+            .collect())
     }
 }
 
@@ -222,6 +112,8 @@ impl Framing for Hocuspocus {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use yrs::encoding::write::Write;
+    use yrs::updates::decoder::Decode;
     use yrs::{Doc, GetString, ReadTxn, Text, Transact, Update};
 
     /// `06 6d 79 2d 64 6f 63`: the address "my-doc".

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod causal;
+mod chaos;
 mod checksum;
 mod compaction_trace;
 mod locate;
@@ -11,6 +12,7 @@ mod real_traces;
 mod smoke;
 mod synthetic;
 mod trace_file;
+mod weft_bin;
 
 use std::path::PathBuf;
 use weft_loadtest::{Trace, traces_dir};

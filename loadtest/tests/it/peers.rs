@@ -2,11 +2,11 @@
 //! one's framing: two clients sync, one edits, the other converges, then the server stops.
 //! Proves the process handling and both framings against the real servers, not just our codecs.
 
+use crate::weft_bin::weft_bin;
 use futures_util::{SinkExt, StreamExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 use tokio::net::TcpStream;
-use tokio::sync::OnceCell;
 use tokio_tungstenite::tungstenite::Message as Ws;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 use weft_loadtest::peers::{self, PeerOptions, RunningServer, ServerKind};
@@ -15,7 +15,6 @@ use yrs::updates::decoder::Decode;
 use yrs::{Doc, GetString, ReadTxn, StateVector, Text, TextRef, Transact, Update};
 
 const STEP: Duration = Duration::from_secs(15);
-const BUILD_TIMEOUT: Duration = Duration::from_secs(1200);
 
 /// A bare-bones editor: one socket, one framing, one yrs document.
 struct Client {
@@ -126,127 +125,10 @@ impl Client {
     }
 }
 
-/// The `collab-server` binary of this build (`target/<profile>/collab-server`). `cargo test
-/// --workspace` builds it for collab-server's own tests; when it is missing or older than the
-/// sources it is built from (e.g. `cargo test -p weft-loadtest` after editing collab-server), it
-/// is built here with the same cargo, profile and target folder. Not rebuilt when fresh: a
-/// `-p weft-collab-server` build resolves features differently from a workspace build and would
-/// recompile much of the dependency tree for nothing.
-async fn weft_bin() -> PathBuf {
-    static BUILT: OnceCell<PathBuf> = OnceCell::const_new();
-    BUILT
-        .get_or_init(|| async {
-            let bin = peers::default_weft_bin();
-            if is_fresh(&bin) {
-                return bin;
-            }
-            match build_collab_server(&bin).await {
-                Ok(()) => {}
-                Err(e) if bin.is_file() => {
-                    eprintln!("using the existing, possibly stale {}: {e}", bin.display());
-                }
-                Err(e) => panic!("no collab-server binary at {}: {e}", bin.display()),
-            }
-            assert!(bin.is_file(), "{} missing after the build", bin.display());
-            bin
-        })
-        .await
-        .clone()
-}
-
-/// Whether `bin` exists and is newer than every source of the crates it is built from.
-fn is_fresh(bin: &Path) -> bool {
-    let Ok(built) = std::fs::metadata(bin).and_then(|m| m.modified()) else {
-        return false;
-    };
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut newest = std::time::SystemTime::UNIX_EPOCH;
-    let mut visit = vec![root.join("Cargo.lock"), root.join("Cargo.toml")];
-    for krate in ["protocol", "storage", "collab-server"] {
-        visit.push(root.join(krate).join("Cargo.toml"));
-        visit.push(root.join(krate).join("src"));
-        visit.push(root.join(krate).join("migrations"));
-    }
-    while let Some(path) = visit.pop() {
-        let Ok(meta) = std::fs::metadata(&path) else {
-            continue;
-        };
-        if meta.is_dir() {
-            if let Ok(entries) = std::fs::read_dir(&path) {
-                visit.extend(entries.flatten().map(|e| e.path()));
-            }
-        } else if let Ok(modified) = meta.modified() {
-            newest = newest.max(modified);
-        }
-    }
-    built >= newest
-}
-
-async fn build_collab_server(bin: &Path) -> Result<(), String> {
-    let cargo = std::env::var_os("CARGO").ok_or("not run by cargo (CARGO unset)")?;
-    let profile_dir = bin.parent().ok_or("binary path has no folder")?;
-    let target_dir = profile_dir.parent().ok_or("no target folder")?;
-    let profile = profile_dir
-        .file_name()
-        .and_then(|n| n.to_str())
-        .ok_or("no profile folder")?;
-    let mut cmd = tokio::process::Command::new(cargo);
-    cmd.args([
-        "build",
-        "-p",
-        "weft-collab-server",
-        "--bin",
-        "collab-server",
-    ])
-    .arg("--target-dir")
-    .arg(target_dir)
-    .current_dir(env!("CARGO_MANIFEST_DIR"))
-    .kill_on_drop(true);
-    // Cargo sets these for this test process only; inherited, they would look like a changed
-    // environment to build scripts that watch them (ring's watches CARGO_MANIFEST_DIR) and
-    // rebuild half the dependency tree on every run, for this build and the next `cargo test`.
-    for (name, _) in std::env::vars_os() {
-        let Some(name) = name.to_str() else { continue };
-        if name.starts_with("CARGO_PKG_")
-            || name.starts_with("CARGO_BIN_")
-            || matches!(
-                name,
-                "CARGO_MANIFEST_DIR"
-                    | "CARGO_MANIFEST_PATH"
-                    | "CARGO_CRATE_NAME"
-                    | "CARGO_PRIMARY_PACKAGE"
-                    | "CARGO_TARGET_TMPDIR"
-                    | "CARGO_RUSTC_CURRENT_DIR"
-                    | "OUT_DIR"
-            )
-        {
-            cmd.env_remove(name);
-        }
-    }
-    match profile {
-        "debug" => {}
-        "release" => {
-            cmd.arg("--release");
-        }
-        other => {
-            cmd.args(["--profile", other]);
-        }
-    }
-    let status = tokio::time::timeout(BUILD_TIMEOUT, cmd.status())
-        .await
-        .map_err(|_| "cargo build timed out".to_owned())?
-        .map_err(|e| format!("running cargo: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("cargo build failed: {status}"))
-    }
-}
-
 async fn options(kind: ServerKind) -> PeerOptions {
     let peers_dir = peers::default_peers_dir();
     let weft_bin = match kind {
-        ServerKind::Weft => weft_bin().await,
+        ServerKind::Weft | ServerKind::WeftHocuspocus => weft_bin().await,
         ServerKind::YWebsocket | ServerKind::Hocuspocus => {
             peers::ensure_npm_installed(&peers_dir).await.unwrap();
             peers::default_weft_bin()
@@ -298,6 +180,11 @@ async fn two_clients_converge(kind: ServerKind) {
 #[tokio::test]
 async fn weft_relays_between_two_clients() {
     two_clients_converge(ServerKind::Weft).await;
+}
+
+#[tokio::test]
+async fn weft_relays_between_two_hocuspocus_clients() {
+    two_clients_converge(ServerKind::WeftHocuspocus).await;
 }
 
 #[tokio::test]

@@ -107,6 +107,7 @@ async fn replay_smoke_converges_without_errors() {
         rate: 0.0,
         timeout: Duration::from_secs(60).into(),
         doc_prefix: None,
+        reconnect: false,
     };
     let report = replay::run(args, &trace()).await.unwrap();
     check(&report);
@@ -129,6 +130,7 @@ fn concurrent_args(url: &str, docs: usize, txns: usize) -> ReplayArgs {
         rate: 0.0,
         timeout: Duration::from_secs(60).into(),
         doc_prefix: None,
+        reconnect: false,
     }
 }
 

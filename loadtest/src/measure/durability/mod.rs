@@ -129,9 +129,11 @@ impl ScratchDb {
     }
 }
 
-/// Defaults, anonymous access, and the measurement's data folder and database.
+/// Defaults, anonymous access, and the measurement's data folder and database. The clients of
+/// `append-rate` send as fast as their sockets allow on purpose, so the per-connection rate
+/// limits (which would hold them back and finally close them) are off.
 fn server_config(data_dir: &Path, db: &ScratchDb) -> Config {
-    let mut config = Config::with_data_dir(data_dir);
+    let mut config = Config::with_data_dir(data_dir).without_rate_limits();
     config.allow_anonymous = true;
     config.database_url = db.url.clone();
     config

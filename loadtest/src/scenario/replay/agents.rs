@@ -8,6 +8,10 @@
 //! they meant to the person who typed them. Which update is which transaction comes from the
 //! document's [`Registry`], filled by the senders. At the end every client applies everything.
 //!
+//! A server that merges relays, and the sync after a reconnect, bring several transactions in
+//! one update; the client then applies each from its update as sent (see [`Registry`]), and the
+//! check below also compares its text with a document that applied everything as it arrived.
+//!
 //! The check: every client ends with the trace's `endContent` when the whole trace was typed;
 //! for a prefix, with the text of the in-process reference replay ([`replay_in_process`]) run
 //! with the document's own client ids (Yjs orders concurrent inserts by client id). A whole
@@ -16,8 +20,8 @@
 
 use super::registry::{Carries, Registry};
 use crate::causal::{Schedule, apply_txn_exact, replay_in_process};
-use crate::client::{Client, ClientError, ClientSpec};
-use crate::latency::LatencyTracker;
+use crate::client::{Client, ClientSpec};
+use crate::latency::{LatencyTracker, insert_bounds};
 use crate::scenario::ClientOutcome;
 use crate::trace::{Trace, Txn};
 use anyhow::bail;
@@ -121,7 +125,7 @@ impl DocState {
     }
 
     /// The reference text of this document, computed once (blocking: call off the runtime).
-    fn reference(&self, plan: &Plan) -> Option<String> {
+    pub(crate) fn reference(&self, plan: &Plan) -> Option<String> {
         self.reference
             .get_or_init(|| {
                 let ids = self.ids.lock().unwrap_or_else(|p| p.into_inner()).clone();
@@ -133,18 +137,16 @@ impl DocState {
     }
 }
 
-/// One received update, kept until the document may have it.
+/// One transaction's updates, received and kept until the document may have them.
 struct Entry {
-    bytes: Vec<u8>,
-    /// The transactions it brings, all at once.
-    txns: Vec<usize>,
+    updates: Vec<Vec<u8>>,
 }
 
 /// A client's view of the trace: what its document holds and what has arrived.
 struct Inbox {
     /// The document holds the transaction (typed here, applied, or silent).
     has: Vec<bool>,
-    /// An arrived entry that brings the transaction.
+    /// The arrived entry that brings the transaction.
     at: Vec<Option<usize>>,
     entries: Vec<Entry>,
 }
@@ -162,31 +164,38 @@ impl Inbox {
         self.has[txn] || self.at[txn].is_some()
     }
 
+    /// Keeps `updates` as what brings transaction `txn`, unless something already does.
+    fn keep(&mut self, txn: usize, updates: Vec<Vec<u8>>) {
+        if !self.ready(txn) {
+            self.at[txn] = Some(self.entries.len());
+            self.entries.push(Entry { updates });
+        }
+    }
+
     /// Files a received update under the transactions it carries.
     fn file(&mut self, bytes: Vec<u8>, registry: &Registry) -> anyhow::Result<()> {
         let update = Update::decode_v1(&bytes)?;
         match registry.carries(&update) {
-            Carries::Together(txns) | Carries::EachOf(txns) if txns.is_empty() => {
-                bail!("received an update that no client of this document sent")
+            // One update as its sender sent it (Weft relays the client's bytes).
+            Carries::Together(txns) if txns.len() == 1 && registry.sent_as(txns[0], &bytes) => {
+                self.keep(txns[0], vec![bytes]);
             }
-            Carries::Together(txns) => {
-                if txns.iter().all(|&t| self.has[t]) {
-                    return Ok(());
+            // Delete-only: one transaction's, or the same deletes typed concurrently.
+            Carries::EachOf(txns) if !txns.is_empty() => {
+                for t in txns {
+                    self.keep(t, vec![bytes.clone()]);
                 }
-                let index = self.entries.len();
-                for &t in &txns {
-                    self.at[t].get_or_insert(index);
-                }
-                self.entries.push(Entry { bytes, txns });
             }
-            Carries::EachOf(txns) => {
+            // Merged, re-encoded, or a reconnect's diff: the transactions it holds, each to
+            // be applied from its updates as sent when its time comes.
+            _ => {
+                let txns = registry.held_in(&update);
+                if txns.is_empty() && !insert_bounds(&update).is_empty() {
+                    bail!("received an update that no client of this document sent");
+                }
                 for t in txns {
                     if !self.ready(t) {
-                        self.at[t] = Some(self.entries.len());
-                        self.entries.push(Entry {
-                            bytes: bytes.clone(),
-                            txns: vec![t],
-                        });
+                        self.keep(t, registry.as_sent(t));
                     }
                 }
             }
@@ -223,22 +232,10 @@ async fn catch_up(
         let Some(index) = inbox.at[t] else {
             continue;
         };
-        let entry = &mut inbox.entries[index];
-        if let Some(&extra) = entry
-            .txns
-            .iter()
-            .find(|&&x| !inbox.has[x] && need.binary_search(&x).is_err())
-        {
-            bail!(
-                "the server merged transaction {t} with {extra} into one update, but the trace \
-                 needs them apart: the concurrent replay needs a server that relays each update"
-            );
+        for bytes in std::mem::take(&mut inbox.entries[index].updates) {
+            client.apply_held(&bytes)?;
         }
-        client.apply_held(&entry.bytes)?;
-        for &x in &entry.txns {
-            inbox.has[x] = true;
-        }
-        entry.bytes = Vec::new();
+        inbox.has[t] = true;
     }
     Ok(())
 }
@@ -290,15 +287,7 @@ impl Editor<'_> {
                 // Reading what arrives meanwhile (held, not applied): latency is measured on
                 // arrival, and the server never waits on a full socket.
                 let at = (began + Duration::from_secs_f64(i as f64 / rate)).into();
-                while tokio::time::Instant::now() < at {
-                    match client
-                        .pump_one(tracker, at, "the next transaction's time")
-                        .await
-                    {
-                        Ok(()) | Err(ClientError::Timeout(_)) => {}
-                        Err(e) => return Err(e.into()),
-                    }
-                }
+                client.pump_till(tracker, at).await?;
             }
             let need = &plan.schedule.before[i];
             let what = "the transactions the next one is made on";
@@ -319,7 +308,7 @@ impl Editor<'_> {
                     tracker,
                     receivers,
                     |doc, text| typed = apply_txn_exact(doc, text, i, txn),
-                    |update| state.registry.register(me, update, i),
+                    |update, bytes| state.registry.register(me, update, bytes, i),
                 )
                 .await?;
             typed?;
@@ -338,8 +327,10 @@ impl Editor<'_> {
             what,
         )
         .await?;
+        // Whatever this client typed offline reaches the server before it leaves.
+        client.settle(tracker, timeout).await?;
         let text = client.text_string();
-        let converged = match &plan.expected {
+        let matches = match &plan.expected {
             Some(expected) => text == *expected,
             None => {
                 let (state, plan) = (state.clone(), plan.clone());
@@ -347,11 +338,10 @@ impl Editor<'_> {
                 reference.is_some_and(|r| r == text)
             }
         };
-        let outcome = ClientOutcome {
-            connect_ms: client.connect_time.as_secs_f64() * 1000.0,
-            sync_ms: client.sync_time.unwrap_or_default().as_secs_f64() * 1000.0,
-            converged,
-        };
+        // Everything received, applied as it came, gives the same text: what the server sent
+        // is what was typed.
+        let converged = matches && client.received_text() == text;
+        let outcome = ClientOutcome::of(&client, converged);
         client.close().await;
         Ok(outcome)
     }

@@ -6,11 +6,16 @@
 //! take (sender client id, first clock, clock after the last), or, for a delete-only update, by
 //! a hash of its delete set. Receivers look what arrives up the same way, so a server that
 //! re-encodes updates (same content, other bytes) is still understood.
+//!
+//! The registry also keeps each update as it was sent. An update that is not one of them as
+//! sent (several merged, or the diff a reconnect's sync brings, which carries its sender's
+//! whole delete set: deletes the receiver may not apply yet) is understood as the transactions
+//! it holds, each applied from its sent update when its time comes.
 
 use crate::latency::{delete_key, insert_bounds};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
-use yrs::Update;
+use yrs::{IdSet, Update};
 
 /// The transactions a received update stands for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +34,10 @@ struct Inner {
     by_clock: HashMap<u64, BTreeMap<u32, (u32, usize)>>,
     /// Delete-set hash of delete-only updates -> transactions.
     by_delete: HashMap<u64, Vec<usize>>,
+    /// Per transaction, its updates as sent.
+    sent: HashMap<usize, Vec<Vec<u8>>>,
+    /// Delete-only transactions and what they delete.
+    deletes: Vec<(usize, IdSet)>,
 }
 
 /// The shared map of one document.
@@ -42,12 +51,16 @@ impl Registry {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Client `sender` is about to send `update`, made by typing transaction `txn`.
-    pub(crate) fn register(&self, sender: u64, update: &Update, txn: usize) {
+    /// Client `sender` is about to send `update` (`bytes`), made by typing transaction `txn`.
+    pub(crate) fn register(&self, sender: u64, update: &Update, bytes: &[u8], txn: usize) {
         let own = insert_bounds(update)
             .into_iter()
             .find(|(client, _, _)| *client == sender);
         let mut inner = self.lock();
+        inner.sent.entry(txn).or_default().push(bytes.to_vec());
+        if own.is_none() {
+            inner.deletes.push((txn, update.delete_set().clone()));
+        }
         match own {
             Some((_, start, end)) => {
                 inner
@@ -62,6 +75,42 @@ impl Registry {
                 .or_default()
                 .push(txn),
         }
+    }
+
+    /// Whether `bytes` are an update of transaction `txn` as it was sent.
+    pub(crate) fn sent_as(&self, txn: usize, bytes: &[u8]) -> bool {
+        self.lock()
+            .sent
+            .get(&txn)
+            .is_some_and(|sent| sent.iter().any(|s| s == bytes))
+    }
+
+    /// The updates of transaction `txn` as they were sent.
+    pub(crate) fn as_sent(&self, txn: usize) -> Vec<Vec<u8>> {
+        self.lock().sent.get(&txn).cloned().unwrap_or_default()
+    }
+
+    /// Every transaction whose changes `update` holds: its inserts' clock ranges cover the
+    /// transaction's, or (delete-only) its delete set contains the transaction's. Sorted.
+    pub(crate) fn held_in(&self, update: &Update) -> Vec<usize> {
+        let mut txns = match self.carries(update) {
+            Carries::Together(txns) => txns,
+            Carries::EachOf(_) => Vec::new(),
+        };
+        let deletes = update.delete_set();
+        if !deletes.is_empty() {
+            let inner = self.lock();
+            txns.extend(
+                inner
+                    .deletes
+                    .iter()
+                    .filter(|(_, d)| d.diff(deletes).is_empty())
+                    .map(|(t, _)| *t),
+            );
+        }
+        txns.sort_unstable();
+        txns.dedup();
+        txns
     }
 
     /// What a received `update` carries.
@@ -96,7 +145,7 @@ impl Registry {
 mod tests {
     use super::*;
     use yrs::updates::decoder::Decode;
-    use yrs::{Doc, Text, Transact};
+    use yrs::{Doc, ReadTxn, Text, Transact};
 
     type Edit<'a> = &'a dyn Fn(&mut yrs::TransactionMut, &yrs::TextRef);
 
@@ -128,7 +177,7 @@ mod tests {
         );
         let reg = Registry::default();
         for (i, u) in ups.iter().enumerate() {
-            reg.register(7, &Update::decode_v1(u).unwrap(), 10 + i);
+            reg.register(7, &Update::decode_v1(u).unwrap(), u, 10 + i);
         }
         let carries = |bytes: &[u8]| reg.carries(&Update::decode_v1(bytes).unwrap());
         assert_eq!(carries(&ups[0]), Carries::Together(vec![10]));
@@ -136,6 +185,16 @@ mod tests {
         assert_eq!(carries(&ups[2]), Carries::EachOf(vec![12]));
         let merged = yrs::merge_updates_v1([ups[0].as_slice(), ups[1].as_slice()]).unwrap();
         assert_eq!(carries(&merged), Carries::Together(vec![10, 11]));
+        assert!(reg.sent_as(11, &ups[1]) && !reg.sent_as(11, &merged));
+        assert_eq!(reg.as_sent(12), vec![ups[2].clone()]);
+        // What a reconnecting client's sync would bring: everything since the start, the
+        // delete-only transaction found by its deletes.
+        let diff = doc
+            .transact()
+            .encode_state_as_update_v1(&Default::default());
+        let held = |bytes: &[u8]| reg.held_in(&Update::decode_v1(bytes).unwrap());
+        assert_eq!(held(&diff), vec![10, 11, 12]);
+        assert_eq!(held(&merged), vec![10, 11]);
         // An update nobody registered.
         let other = Doc::with_client_id(8);
         let stray = updates_of(&other, &[&|t, x| x.insert(t, 0, "z")]);
