@@ -1,0 +1,3 @@
+//! libFuzzer entry for `weft_fuzz::ywebsocket_frame` (see that function for what it checks).
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| weft_fuzz::ywebsocket_frame(data));

@@ -1,0 +1,49 @@
+//! Target `yrs_update`: a v1 document update, as a client sends it in a y-websocket sync
+//! message and as `POST …/updates` takes it.
+//!
+//! What decodes must apply to a document with content without panicking (an `Err` is fine),
+//! leave a document whose state encodes, decodes and rebuilds to the same content (what storage
+//! does with the update log), render as JSON, and be restorable: the restore update computed
+//! against the state before brings the content back to what it was.
+
+use crate::fixture::{base_state, check_doc, doc_with_content};
+use weft_protocol::yrs::{Doc, ReadTxn, Transact};
+use weft_protocol::{check_update_against, decode_update, doc_to_json, restore_update};
+
+pub fn yrs_update(data: &[u8]) {
+    let Ok(update) = decode_update(data) else {
+        return;
+    };
+    let doc = doc_with_content();
+    let before = doc_to_json(&doc);
+    if !acceptable(&doc, data) || !apply(&doc, update) {
+        return;
+    }
+    check_doc(&doc, &[base_state(), data]);
+    let restore = restore_update(&doc, base_state())
+        .unwrap_or_else(|e| panic!("cannot compute the restore of a document: {e}"));
+    let restore_decoded =
+        decode_update(&restore).unwrap_or_else(|e| panic!("a restore update does not decode: {e}"));
+    assert!(
+        apply(&doc, restore_decoded),
+        "a restore update does not apply"
+    );
+    check_doc(&doc, &[base_state(), data, &restore]);
+    assert_eq!(
+        doc_to_json(&doc),
+        before,
+        "restoring did not bring the content back"
+    );
+}
+
+/// What a room checks before applying a decoded update: that it fits the document's state
+/// (`check_update_against`); false when the room would refuse it.
+pub(crate) fn acceptable(doc: &Doc, raw: &[u8]) -> bool {
+    let state = doc.transact().state_vector();
+    check_update_against(raw, &state).is_ok()
+}
+
+/// Applies `update` to `doc`; false when yrs refused it (a refusal is fine, a panic is not).
+pub(crate) fn apply(doc: &Doc, update: weft_protocol::yrs::Update) -> bool {
+    doc.transact_mut().apply_update(update).is_ok()
+}
