@@ -37,6 +37,17 @@ pub struct AppState {
     pub caps: Arc<ConnCaps>,
 }
 
+impl AppState {
+    /// The upgrade with tungstenite's buffers and the message size limit set.
+    pub fn sized(&self, upgrade: WebSocketUpgrade) -> WebSocketUpgrade {
+        upgrade
+            .read_buffer_size(self.ws_read_buffer)
+            .write_buffer_size(self.ws_write_buffer)
+            .max_message_size(self.max_message_bytes)
+            .max_frame_size(self.max_message_bytes)
+    }
+}
+
 #[derive(Debug, Deserialize)]
 pub struct WsQuery {
     token: Option<String>,
@@ -89,21 +100,16 @@ async fn ws_upgrade(
     .and_then(|claims| take_slot(&state, client, query.token.as_deref(), claims));
     let guard = state.tasks.token();
     let ctx = state.conn.clone();
-    upgrade
-        .read_buffer_size(state.ws_read_buffer)
-        .write_buffer_size(state.ws_write_buffer)
-        .max_message_size(state.max_message_bytes)
-        .max_frame_size(state.max_message_bytes)
-        .on_upgrade(move |socket| async move {
-            let _guard = guard;
-            match auth {
-                Ok((claims, slot)) => {
-                    let _slot = slot;
-                    connection::serve(socket, doc, claims, ctx).await
-                }
-                Err((code, reason)) => connection::refuse(socket, doc, code, reason, ctx).await,
+    state.sized(upgrade).on_upgrade(move |socket| async move {
+        let _guard = guard;
+        match auth {
+            Ok((claims, slot)) => {
+                let _slot = slot;
+                connection::serve(socket, doc, claims, ctx).await
             }
-        })
+            Err((code, reason)) => connection::refuse(socket, doc, code, reason, ctx).await,
+        }
+    })
 }
 
 /// Checks a collab token for `doc` (any token, or none, when anonymous access is allowed);

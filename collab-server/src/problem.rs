@@ -14,46 +14,35 @@ pub struct Problem {
 }
 
 impl Problem {
+    /// A problem of `status`, titled with its reason phrase.
+    pub fn new(status: StatusCode, detail: impl Into<String>) -> Problem {
+        Problem {
+            kind: "about:blank",
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            detail: detail.into(),
+        }
+    }
+
     pub fn bad_request(detail: impl Into<String>) -> Problem {
-        Problem {
-            kind: "about:blank",
-            title: "Bad Request",
-            status: 400,
-            detail: detail.into(),
-        }
+        Problem::new(StatusCode::BAD_REQUEST, detail)
     }
-}
 
-impl Problem {
     pub fn unauthorized(detail: impl Into<String>) -> Problem {
-        Problem {
-            kind: "about:blank",
-            title: "Unauthorized",
-            status: 401,
-            detail: detail.into(),
-        }
+        Problem::new(StatusCode::UNAUTHORIZED, detail)
     }
-}
 
-impl Problem {
     pub fn not_found(detail: impl Into<String>) -> Problem {
-        Problem {
-            kind: "about:blank",
-            title: "Not Found",
-            status: 404,
-            detail: detail.into(),
-        }
+        Problem::new(StatusCode::NOT_FOUND, detail)
     }
-}
 
-impl Problem {
+    /// A connection cap is full (see `conn_caps`).
+    pub fn too_many_requests(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::TOO_MANY_REQUESTS, detail)
+    }
+
     pub fn unavailable(detail: impl Into<String>) -> Problem {
-        Problem {
-            kind: "about:blank",
-            title: "Service Unavailable",
-            status: 503,
-            detail: detail.into(),
-        }
+        Problem::new(StatusCode::SERVICE_UNAVAILABLE, detail)
     }
 }
 

@@ -202,14 +202,7 @@ pub async fn run_with(
         caps: caps.clone(),
     };
     let hocuspocus = crate::hocuspocus::HocuspocusState {
-        conn: state.conn.clone(),
-        verifier: state.verifier.clone(),
-        allow_anonymous: config.allow_anonymous,
-        tasks: tasks.clone(),
-        max_message_bytes: config.max_message_bytes,
-        ws_read_buffer: config.ws_read_buffer,
-        ws_write_buffer: config.ws_write_buffer,
-        caps: caps.clone(),
+        base: state.clone(),
         max_documents: config.max_documents_per_connection.max(1),
         auth_timeout: config.auth_timeout,
         pre_auth: crate::hocuspocus::PreAuthLimits {

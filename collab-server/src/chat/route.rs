@@ -91,13 +91,7 @@ async fn upgrade(
         Ok(slot) => slot,
         Err(full) => {
             tracing::info!(client = %client.0, %user, "chat: {full}");
-            return Problem {
-                kind: "about:blank",
-                title: "Too Many Requests",
-                status: 429,
-                detail: full.to_string(),
-            }
-            .into_response();
+            return Problem::too_many_requests(full.to_string()).into_response();
         }
     };
     let guard = state.tasks.token();

@@ -50,7 +50,7 @@ impl Session {
     /// Writes one frame now (control messages: auth answers, acks, closes).
     pub async fn send(&mut self, frame: Vec<u8>) -> Result<(), CloseReason> {
         let write = self.sink.send(WsMessage::Binary(Bytes::from(frame)));
-        match tokio::time::timeout(self.state.conn.write_timeout, write).await {
+        match tokio::time::timeout(self.state.base.conn.write_timeout, write).await {
             Ok(Ok(())) => Ok(()),
             _ => Err(CloseReason::WriteFailed),
         }
@@ -96,9 +96,9 @@ impl Session {
         let claims = match refusal {
             Some(reason) => Err(reason),
             None => crate::http::authenticate(
-                &self.state.verifier,
-                &self.state.conn.metrics,
-                self.state.allow_anonymous,
+                &self.state.base.verifier,
+                &self.state.base.conn.metrics,
+                self.state.base.allow_anonymous,
                 Some(token),
                 document,
             )
@@ -116,10 +116,11 @@ impl Session {
         };
         let can_write = claims.perm.can_write();
         let id = next_conn_id();
-        let (tx, rx) = mpsc::channel::<Bytes>(self.state.conn.outbound_queue.max(1));
+        let (tx, rx) = mpsc::channel::<Bytes>(self.state.base.conn.outbound_queue.max(1));
         let kick = Arc::new(Kick::default());
         let joined = self
             .state
+            .base
             .conn
             .rooms
             .join(document, id, || Peer {
@@ -145,7 +146,7 @@ impl Session {
             }
         };
         tracing::debug!(document, can_write, sub = %claims.sub, "document opened");
-        self.state.conn.metrics.hocuspocus_documents.inc();
+        self.state.base.conn.metrics.hocuspocus_documents.inc();
         let scope = if can_write {
             SCOPE_READ_WRITE
         } else {
@@ -208,9 +209,9 @@ impl Session {
             Body::Auth(Auth::Token { token, .. }) => {
                 let document = room.name().to_owned();
                 let checked = crate::http::authenticate(
-                    &self.state.verifier,
-                    &self.state.conn.metrics,
-                    self.state.allow_anonymous,
+                    &self.state.base.verifier,
+                    &self.state.base.conn.metrics,
+                    self.state.base.allow_anonymous,
                     Some(&token),
                     &document,
                 );
@@ -246,8 +247,8 @@ impl Session {
     /// Leaves the document's room without telling the client (it asked).
     pub fn detach(&mut self, address: &str) -> Option<OpenDoc> {
         let doc = self.docs.remove(address)?;
-        self.state.conn.rooms.leave(doc.room.clone(), doc.id);
-        self.state.conn.metrics.hocuspocus_documents.dec();
+        self.state.base.conn.rooms.leave(doc.room.clone(), doc.id);
+        self.state.base.conn.metrics.hocuspocus_documents.dec();
         Some(doc)
     }
 
@@ -271,12 +272,12 @@ impl Session {
     pub async fn finish(mut self, reason: &CloseReason) {
         let open: Vec<OpenDoc> = self.docs.drain().map(|(_, doc)| doc).collect();
         for doc in open {
-            self.state.conn.rooms.leave(doc.room, doc.id);
-            self.state.conn.metrics.hocuspocus_documents.dec();
+            self.state.base.conn.rooms.leave(doc.room, doc.id);
+            self.state.base.conn.metrics.hocuspocus_documents.dec();
         }
         if reason.close_frame().is_some() {
             let _ = tokio::time::timeout(
-                self.state.conn.write_timeout,
+                self.state.base.conn.write_timeout,
                 send_close(&mut self.sink, reason),
             )
             .await;

@@ -16,8 +16,7 @@ mod socket;
 
 pub use preauth::PreAuthLimits;
 
-use crate::conn_caps::ConnCaps;
-use crate::connection::ConnContext;
+use crate::http::AppState;
 use crate::problem::Problem;
 use axum::Router;
 use axum::extract::State;
@@ -25,25 +24,16 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::response::IntoResponse;
 use axum::response::Response;
 use axum::routing::get;
-use std::sync::Arc;
 use std::time::Duration;
-use tokio_util::task::TaskTracker;
 use weft_api_server::front::ClientIp;
-use weft_protocol::TokenVerifier;
 
 /// What every Hocuspocus socket shares.
 #[derive(Debug, Clone)]
 pub struct HocuspocusState {
-    pub conn: ConnContext,
-    pub verifier: Arc<TokenVerifier>,
-    pub allow_anonymous: bool,
-    pub tasks: TaskTracker,
-    pub max_message_bytes: usize,
-    pub ws_read_buffer: usize,
-    pub ws_write_buffer: usize,
-    /// Per-address caps shared with `/ws` and `/chat`: a socket counts once, by its address
-    /// (its documents may belong to different users).
-    pub caps: Arc<ConnCaps>,
+    /// What `/ws` uses: rooms, token verifier, socket sizes and the connection caps (a
+    /// Hocuspocus socket counts once, by its address: its documents may belong to different
+    /// users).
+    pub base: AppState,
     /// Documents one socket may have open at once.
     pub max_documents: usize,
     /// How long a socket may stay open without any authenticated document.
@@ -62,25 +52,17 @@ async fn upgrade(
     client: ClientIp,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let slot = match state.caps.try_open(client.limit_key(), None) {
+    let slot = match state.base.caps.try_open(client.limit_key(), None) {
         Ok(slot) => slot,
         Err(full) => {
             tracing::info!(client = %client.0, "hocuspocus: {full}");
-            return Problem {
-                kind: "about:blank",
-                title: "Too Many Requests",
-                status: 429,
-                detail: full.to_string(),
-            }
-            .into_response();
+            return Problem::too_many_requests(full.to_string()).into_response();
         }
     };
-    let guard = state.tasks.token();
-    upgrade
-        .read_buffer_size(state.ws_read_buffer)
-        .write_buffer_size(state.ws_write_buffer)
-        .max_message_size(state.max_message_bytes)
-        .max_frame_size(state.max_message_bytes)
+    let guard = state.base.tasks.token();
+    state
+        .base
+        .sized(upgrade)
         .on_upgrade(move |socket| async move {
             let _guard = guard;
             let _slot = slot;

@@ -28,17 +28,17 @@ pub async fn serve(socket: WebSocket, state: HocuspocusState) {
 }
 
 async fn run(socket: WebSocket, state: HocuspocusState) {
-    let metrics = state.conn.metrics.clone();
+    let metrics = state.base.conn.metrics.clone();
     metrics.connections.inc();
     metrics.connections_opened.inc();
     let (sink, mut stream) = socket.split();
-    let shutdown = state.conn.shutdown.clone();
-    let mut ping = tokio::time::interval(state.conn.ping_interval);
+    let shutdown = state.base.conn.shutdown.clone();
+    let mut ping = tokio::time::interval(state.base.conn.ping_interval);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ping.tick().await;
     let auth_deadline = tokio::time::sleep(state.auth_timeout);
     tokio::pin!(auth_deadline);
-    let mut rate = InboundRate::new(&state.conn.rate, metrics.clone(), "hocuspocus");
+    let mut rate = InboundRate::new(&state.base.conn.rate, metrics.clone(), "hocuspocus");
     let mut session = Session::new(state, sink);
     let mut awaiting_pong = false;
     // A frame read while the socket was over its rate, and when to ask again: nothing more is
@@ -124,6 +124,7 @@ async fn received(
         Some(Ok(WsMessage::Binary(bytes))) => {
             session
                 .state
+                .base
                 .conn
                 .metrics
                 .bytes_in
@@ -151,7 +152,7 @@ async fn admit(
             Ok(())
         }
         Verdict::Flooding => Err(CloseReason::RateLimited(
-            session.state.conn.rate.max_throttle,
+            session.state.base.conn.rate.max_throttle,
         )),
     }
 }
@@ -161,7 +162,7 @@ async fn admit(
 async fn ping_both(session: &mut Session) -> Result<(), CloseReason> {
     let ping = session.sink.send(WsMessage::Ping(Bytes::new()));
     if !matches!(
-        tokio::time::timeout(session.state.conn.write_timeout, ping).await,
+        tokio::time::timeout(session.state.base.conn.write_timeout, ping).await,
         Ok(Ok(()))
     ) {
         return Err(CloseReason::WriteFailed);
@@ -192,8 +193,8 @@ async fn write(session: &mut Session, first: Outgoing) -> Result<(), CloseReason
     let mut kicked = Vec::new();
     let mut n = 0usize;
     let mut bytes = 0u64;
-    let write_timeout = session.state.conn.write_timeout;
-    let shutdown = session.state.conn.shutdown.clone();
+    let write_timeout = session.state.base.conn.write_timeout;
+    let shutdown = session.state.base.conn.shutdown.clone();
     let written = {
         let Session { sink, outbound, .. } = &mut *session;
         let feed = async {
@@ -221,8 +222,14 @@ async fn write(session: &mut Session, first: Outgoing) -> Result<(), CloseReason
     };
     match written {
         Ok(Ok(())) => {
-            session.state.conn.metrics.messages_out.inc_by(n as u64);
-            session.state.conn.metrics.bytes_out.inc_by(bytes);
+            session
+                .state
+                .base
+                .conn
+                .metrics
+                .messages_out
+                .inc_by(n as u64);
+            session.state.base.conn.metrics.bytes_out.inc_by(bytes);
         }
         Ok(Err(e)) => {
             tracing::debug!(error = %e, "write failed");

@@ -150,20 +150,6 @@ async fn json_levels(rest: &Rest, base: &str, token: &str) -> u32 {
     1 + text.matches("\"c\":{").count() as u32
 }
 
-async fn post_update(rest: &Rest, base: &str, token: &str, update: Vec<u8>) -> (StatusCode, Value) {
-    let path = format!("{base}/updates");
-    let response = rest
-        .http
-        .post(rest.server.url(&path))
-        .bearer_auth(token)
-        .header("content-type", "application/octet-stream")
-        .body(update)
-        .send()
-        .await
-        .unwrap();
-    read(&Method::POST, &path, response).await
-}
-
 #[tokio::test]
 async fn deep_yjs_documents_over_rest() {
     for backend in backends() {
@@ -191,23 +177,23 @@ async fn deep_yjs_documents_over_rest() {
             bytes.splice(pos..pos + 2, nested);
             bytes
         };
-        let (status, problem) = post_update(&rest, &base, t, value_bomb).await;
+        let (status, problem) = rest.post_update(&base, t, value_bomb).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
         // Shared types nested past the limit: 422.
         let (deep, _) = nested_maps(6, 10_000);
-        let (status, problem) = post_update(&rest, &base, t, state_of(&deep)).await;
+        let (status, problem) = rest.post_update(&base, t, state_of(&deep)).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
         assert!(text(&problem["detail"]).contains("deeper than 128"));
 
         // Exactly at the limit, level by level from the stored document: accepted; one more is
         // refused against what is stored.
         let (at_limit, innermost) = nested_maps(7, MAX_NESTING);
-        let (status, _) = post_update(&rest, &base, t, state_of(&at_limit)).await;
+        let (status, _) = rest.post_update(&base, t, state_of(&at_limit)).await;
         assert_eq!(status, StatusCode::NO_CONTENT);
         let sv = at_limit.transact().state_vector();
         innermost.insert(&mut at_limit.transact_mut(), "c", MapPrelim::default());
         let one_more = at_limit.transact().encode_diff_v1(&sv);
-        let (status, problem) = post_update(&rest, &base, t, one_more).await;
+        let (status, problem) = rest.post_update(&base, t, one_more).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
         assert_eq!(
             json_levels(&rest, &base, t).await,
@@ -229,7 +215,7 @@ async fn deep_yjs_documents_over_rest() {
             .get_or_insert_map("m")
             .remove(&mut fresh.transact_mut(), "deep");
         let delete = fresh.transact().encode_diff_v1(&sv);
-        let (status, _) = post_update(&rest, &base, t, delete).await;
+        let (status, _) = rest.post_update(&base, t, delete).await;
         assert_eq!(status, StatusCode::NO_CONTENT);
         assert_eq!(json_levels(&rest, &base, t).await, 0);
         rest.ok(

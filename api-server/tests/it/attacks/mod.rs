@@ -81,6 +81,26 @@ impl Rest {
         value
     }
 
+    /// Posts a Yjs update to the document at `base` (`…/documents/{doc}`).
+    pub async fn post_update(
+        &self,
+        base: &str,
+        token: &str,
+        update: Vec<u8>,
+    ) -> (StatusCode, Value) {
+        let path = format!("{base}/updates");
+        let response = self
+            .http
+            .post(self.server.url(&path))
+            .bearer_auth(token)
+            .header("content-type", "application/octet-stream")
+            .body(update)
+            .send()
+            .await
+            .unwrap();
+        read(&Method::POST, &path, response).await
+    }
+
     pub async fn register(&self, name: &str) -> Account {
         let email = format!("{name}@example.com");
         let (status, session) = self

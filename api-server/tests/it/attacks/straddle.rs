@@ -10,20 +10,6 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 use weft_protocol::yrs::{Doc, GetString, ReadTxn, StateVector, Text, Transact};
 
-async fn post_update(rest: &Rest, base: &str, token: &str, update: Vec<u8>) -> StatusCode {
-    let path = format!("{base}/updates");
-    let response = rest
-        .http
-        .post(rest.server.url(&path))
-        .bearer_auth(token)
-        .header("content-type", "application/octet-stream")
-        .body(update)
-        .send()
-        .await
-        .unwrap();
-    super::read(&Method::POST, &path, response).await.0
-}
-
 async fn stored_text(rest: &Rest, base: &str, token: &str) -> String {
     let response = rest
         .http
@@ -66,15 +52,15 @@ async fn an_item_straddling_the_stored_clock_with_an_unknown_parent_is_refused()
             .transact()
             .encode_state_as_update_v1(&StateVector::default());
         assert_eq!(
-            post_update(&rest, &base, t, state).await,
+            rest.post_update(&base, t, state).await.0,
             StatusCode::NO_CONTENT
         );
 
         // Client 1 from clock 40: a deleted item of 116 whose parent is the unknown item
         // 109:101 (the fuzzer's minimal input).
         let straddle = vec![0x01, 0x01, 0x01, 0x28, 0x01, 0x00, 0x6d, 0x65, 0x74, 0x00];
-        let status = post_update(&rest, &base, t, straddle.clone()).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        let (status, problem) = rest.post_update(&base, t, straddle.clone()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
         assert_eq!(stored_text(&rest, &base, t).await, body, "stored unchanged");
 
         // The same item wholly beyond the stored clock (from clock 200) is ordinary
@@ -84,7 +70,7 @@ async fn an_item_straddling_the_stored_clock_with_an_unknown_parent_is_refused()
         ];
         assert_ne!(beyond, straddle);
         assert_eq!(
-            post_update(&rest, &base, t, beyond).await,
+            rest.post_update(&base, t, beyond).await.0,
             StatusCode::NO_CONTENT
         );
         // And honest edits go on.
@@ -94,7 +80,7 @@ async fn an_item_straddling_the_stored_clock_with_an_unknown_parent_is_refused()
             .insert(&mut writer.transact_mut(), 42, "!");
         let more = writer.transact().encode_diff_v1(&sv);
         assert_eq!(
-            post_update(&rest, &base, t, more).await,
+            rest.post_update(&base, t, more).await.0,
             StatusCode::NO_CONTENT
         );
         assert_eq!(stored_text(&rest, &base, t).await, format!("{body}!"));
