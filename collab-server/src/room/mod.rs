@@ -25,6 +25,7 @@ use crate::peer::{ConnId, Peer};
 use crate::pending::PendingLog;
 use crate::persist::Persistence;
 use bytes::Bytes;
+use poison::guarded;
 use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -475,24 +476,6 @@ impl Drop for Room {
     }
 }
 
-/// Runs a yrs integration step, turning a panic inside yrs into [`FrameError::Integration`] so
-/// the sender is closed with 1007 instead of its task unwinding through the room's lock.
-///
-/// The strict decoder (`weft_protocol::update_scan`) refuses every input known to make yrs
-/// panic, and the fuzz suite (`fuzz/`) checks that no decodable update panics in apply; this is
-/// the last line should yrs still panic. The update is then neither relayed nor queued for
-/// storage. What yrs had integrated before it panicked stays in memory and cannot be told
-/// apart, so the caller poisons the room ([`poison`]): it is never served again.
-fn guarded<T>(doc: &str, step: impl FnOnce() -> Result<T, FrameError>) -> Result<T, FrameError> {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)) {
-        Ok(result) => result,
-        Err(_) => {
-            tracing::error!(doc, "yrs panicked applying an update; the sender is closed");
-            Err(FrameError::Integration)
-        }
-    }
-}
-
 fn kind(kind: &'static str) -> crate::metrics::KindLabel {
     crate::metrics::KindLabel { kind }
 }
@@ -508,34 +491,5 @@ fn broadcast(peers: &HashMap<ConnId, Peer>, frame: Bytes, except: Option<ConnId>
         if Some(*id) != except {
             peer.send(frame.clone());
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use weft_protocol::yrs::{GetString, Text};
-
-    #[test]
-    fn a_panic_while_applying_becomes_an_error_and_the_document_stays_usable() {
-        let doc = Doc::new();
-        let text = doc.get_or_insert_text("content");
-        let outcome: Result<(), FrameError> = guarded("d", || {
-            let mut txn = doc.transact_mut();
-            text.insert(&mut txn, 0, "kept");
-            panic!("a yrs bug");
-        });
-        assert!(matches!(outcome, Err(FrameError::Integration)));
-        // The lock yrs held was released and the document still takes writes.
-        let mut txn = doc.transact_mut();
-        text.insert(&mut txn, 0, ">");
-        assert_eq!(text.get_string(&txn), ">kept");
-    }
-
-    #[test]
-    fn errors_and_values_pass_through() {
-        assert_eq!(guarded("d", || Ok(3)).ok(), Some(3));
-        let refused: Result<(), _> = guarded("d", || Err(FrameError::Apply("no".into())));
-        assert!(matches!(refused, Err(FrameError::Apply(m)) if m == "no"));
     }
 }

@@ -12,7 +12,8 @@
 //! other node hosting the document answers with what the room lacks and with its own state
 //! vector, and the room answers that with what the other node lacks.
 
-use super::{FrameError, Room, RoomState, broadcast, frame, guarded, lock, poison};
+use super::poison::guarded;
+use super::{FrameError, Room, RoomState, broadcast, frame, lock, poison};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
