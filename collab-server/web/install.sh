@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the demo's npm packages at the versions of the committed lockfile, and fails if npm
-# wanted to change it. Not `npm ci`: npm 11 records only this platform's optional binaries
-# (rollup's, esbuild's) in the lockfile here, and `npm ci` then refuses it as out of sync.
+# wanted to change it. The lockfile lists every platform's optional binaries (rollup's,
+# esbuild's), as a fresh `npm install` writes it; one written over an existing node_modules
+# can hold only this platform's, which a fresh install then changes (and `npm ci` refuses).
 set -euo pipefail
 cd "$(dirname "$0")"
 before="$(mktemp)"
