@@ -46,6 +46,23 @@ fn bad(what: impl Into<String>) -> DecodeError {
     DecodeError::Update(what.into())
 }
 
+/// Longest signed var int a Yjs client writes: 6 + 7 × 7 = 55 bits, room for every integer
+/// JavaScript holds exactly (lib0 writes `Any` integers only up to 2^31). yrs's reader shifts
+/// past 64 bits on an 11th byte (a panic with overflow checks) and negates `i64::MIN`.
+pub const MAX_VAR_INT_BYTES: usize = 8;
+
+/// Skips one lib0 signed var int of at most [`MAX_VAR_INT_BYTES`] bytes.
+pub(crate) fn skip_var_int(cur: &mut Cursor<'_>) -> Result<(), DecodeError> {
+    for _ in 0..MAX_VAR_INT_BYTES {
+        if cur.read_u8()? & 0b1000_0000 == 0 {
+            return Ok(());
+        }
+    }
+    Err(bad(format!(
+        "an integer runs past {MAX_VAR_INT_BYTES} bytes"
+    )))
+}
+
 /// A client id read from the wire, refused above 2^53-1.
 fn client(cur: &mut Cursor<'_>) -> Result<u64, DecodeError> {
     let client: u64 = cur.read_var()?;
@@ -283,9 +300,7 @@ fn any(cur: &mut Cursor<'_>, depth: usize) -> Result<(), DecodeError> {
     match tag {
         // undefined, null, false, true
         127 | 126 | 121 | 120 => {}
-        125 => {
-            cur.read_var::<i64>()?;
-        }
+        125 => skip_var_int(cur)?,
         124 => {
             cur.read_exact(4)?;
         }

@@ -357,9 +357,9 @@ fn skip_any(input: &mut Input<'_>) -> Result<(), ShapeError> {
         }
         match input.u8()? {
             127 | 126 | 121 | 120 => {}
-            125 => {
-                input.cursor.read_var::<i64>().map_err(malformed)?;
-            }
+            125 => crate::update_scan::skip_var_int(&mut input.cursor).map_err(|_| {
+                ShapeError::Malformed("an integer is too long or runs past the end")
+            })?,
             124 => input.skip(4)?,
             123 | 122 => input.skip(8)?,
             119 => {

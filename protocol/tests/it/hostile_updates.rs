@@ -344,3 +344,37 @@ fn xml_hooks_are_refused_as_yjs_and_yrs_encode_them_differently() {
     // An XML element carries its tag name in both and is accepted.
     decode_update(&root_type_update(3, &[1, b'p'])).unwrap();
 }
+
+/// A map entry `m.k` whose `Any` integer is encoded as `var_int` (lib0 signed var int bytes).
+fn int_update(var_int: &[u8]) -> Vec<u8> {
+    use weft_protocol::yrs::{Doc, Map, ReadTxn, StateVector, Transact};
+    let doc = Doc::with_client_id(3);
+    doc.get_or_insert_map("m")
+        .insert(&mut doc.transact_mut(), "k", 7);
+    let mut bytes = doc
+        .transact()
+        .encode_state_as_update_v1(&StateVector::default());
+    let pos = bytes.windows(2).rposition(|w| w == [0x7d, 0x07]).unwrap();
+    bytes.splice(pos + 1..pos + 2, var_int.iter().copied());
+    bytes
+}
+
+#[test]
+fn integers_longer_than_any_yjs_client_writes_are_refused() {
+    // yrs's reader shifts past 64 bits on an 11th byte (found by libFuzzer: a panic with
+    // overflow checks, a garbage value without).
+    let mut eleven = vec![0xff; 10];
+    eleven.push(0x01);
+    for long in [eleven, vec![0x80; 8], [vec![0xff; 8], vec![0x00]].concat()] {
+        let err = decode_update(&int_update(&long)).unwrap_err();
+        assert!(err.to_string().contains("integer"), "{long:?}: {err}");
+    }
+    // Eight bytes (55 bits, past 2^53) is the longest lib0 writes, and is read.
+    use weft_protocol::yrs::{Any, Doc, Map, Out, Transact};
+    let eight = [0xbf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f];
+    let update = decode_update(&int_update(&eight)).unwrap();
+    let doc = Doc::new();
+    doc.transact_mut().apply_update(update).unwrap();
+    let value = doc.get_or_insert_map("m").get(&doc.transact(), "k");
+    assert!(matches!(value, Some(Out::Any(Any::Number(_)))), "{value:?}");
+}
