@@ -8,7 +8,7 @@
 
 use crate::documents::document;
 use crate::error::ApiError;
-use crate::extract::{ApiPath, AuthUser};
+use crate::extract::{ApiPath, AuthUser, body_problem};
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -229,11 +229,7 @@ pub async fn post_update(
 ) -> Result<StatusCode, ApiError> {
     document(&state, user.id, project, doc, Role::Editor).await?;
     let body = body.map_err(|rejection| {
-        ApiError::Client(crate::Problem::new(rejection.status()).with_detail(format!(
-            "the update could not be read (at most {} bytes): {}",
-            state.config.max_update_bytes,
-            rejection.body_text()
-        )))
+        body_problem(rejection, "the update", state.config.max_update_bytes)
     })?;
     if body.is_empty() {
         return Err(ApiError::bad_request(

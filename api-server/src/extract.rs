@@ -7,7 +7,7 @@
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::body::Bytes;
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{BytesRejection, JsonRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
@@ -27,11 +27,11 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for ApiJson<T> {
         {
             Ok(bytes) => bytes,
             Err(rejection) => {
-                let status = rejection.status();
-                let detail = if status == StatusCode::PAYLOAD_TOO_LARGE {
-                    too_large(state.config.max_json_bytes)
-                } else {
-                    rejection.body_text()
+                let status = body_status(&rejection);
+                let detail = match status {
+                    StatusCode::PAYLOAD_TOO_LARGE => too_large(state.config.max_json_bytes),
+                    StatusCode::REQUEST_TIMEOUT => BODY_TIMED_OUT.to_owned(),
+                    _ => rejection.body_text(),
                 };
                 return Err(ApiError::Client(
                     crate::Problem::new(status).with_detail(detail),
@@ -51,6 +51,36 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for ApiJson<T> {
             Err(rejection) => Err(json_problem(rejection, state.config.max_json_bytes)),
         }
     }
+}
+
+/// What a client is told when its body stopped arriving (the front door's body timeout).
+pub(crate) const BODY_TIMED_OUT: &str = "the request body stopped arriving before it was complete";
+
+/// The status for a body that could not be read: 408 when it stopped arriving (the front
+/// door's `WEFT_BODY_TIMEOUT`), else axum's (413 past the size limit, 400).
+pub(crate) fn body_status(rejection: &BytesRejection) -> StatusCode {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(rejection);
+    while let Some(error) = cause {
+        if error.is::<tower_http::timeout::TimeoutError>() {
+            return StatusCode::REQUEST_TIMEOUT;
+        }
+        cause = error.source();
+    }
+    rejection.status()
+}
+
+/// The problem for a raw body (`Bytes`) that could not be read: `what` (say "the update") is
+/// larger than `max_bytes`, stopped arriving, or broke off.
+pub(crate) fn body_problem(rejection: BytesRejection, what: &str, max_bytes: usize) -> ApiError {
+    let status = body_status(&rejection);
+    let detail = match status {
+        StatusCode::REQUEST_TIMEOUT => BODY_TIMED_OUT.to_owned(),
+        _ => format!(
+            "{what} could not be read (at most {max_bytes} bytes): {}",
+            rejection.body_text()
+        ),
+    };
+    ApiError::Client(crate::Problem::new(status).with_detail(detail))
 }
 
 /// Whether JSON text holds a `\u0000` escape, the only way a JSON string can carry NUL (a raw

@@ -32,6 +32,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
+use tower_http::timeout::TimeoutBody;
 use tracing::Instrument;
 
 /// What the front door counts; the servers export it (collab-server at `/metrics`).
@@ -74,6 +75,11 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> io::Result<()> {
     let proxies = Arc::new(config.proxies());
+    // No limit is a deadline no client reaches (tokio's timer saturates far-future instants).
+    let body_timeout = match config.body_timeout {
+        Duration::ZERO => Duration::from_secs(365 * 24 * 3600),
+        timeout => timeout,
+    };
     let slots = (config.max_connections > 0).then(|| {
         Arc::new(Semaphore::new(
             config.max_connections.min(Semaphore::MAX_PERMITS),
@@ -127,6 +133,7 @@ pub async fn serve(
             app: app.clone(),
             peer,
             proxies: proxies.clone(),
+            body_timeout,
         };
         let conn = http.serve_connection(io, service).with_upgrades();
         let stop = stop.clone();
@@ -193,17 +200,22 @@ struct FrontService {
     app: Router,
     peer: SocketAddr,
     proxies: Arc<TrustedProxies>,
+    /// The longest wait for a request body's next bytes ([`TimeoutBody`]).
+    body_timeout: Duration,
 }
 
 impl hyper::service::Service<Request<Incoming>> for FrontService {
     type Response = Response;
     type Error = Infallible;
-    type Future = tower::util::Oneshot<Router, Request<Incoming>>;
+    type Future = tower::util::Oneshot<Router, Request<TimeoutBody<Incoming>>>;
 
     fn call(&self, mut req: Request<Incoming>) -> Self::Future {
         let client = self.proxies.client_ip(self.peer, req.headers());
         req.extensions_mut().insert(ConnectInfo(self.peer));
         req.extensions_mut().insert(client);
-        self.app.clone().oneshot(req)
+        let timeout = self.body_timeout;
+        self.app
+            .clone()
+            .oneshot(req.map(|body| TimeoutBody::new(timeout, body)))
     }
 }

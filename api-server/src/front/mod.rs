@@ -6,7 +6,8 @@
 //! the connection is accepted (a client that trickles headers or sends nothing is closed, and
 //! so is a keep-alive connection idle between requests), a byte budget for those headers (431,
 //! then close), a cap on the connections open in the process (beyond it a new connection gets
-//! a best-effort 503 and is closed at once), TCP_NODELAY, WebSocket upgrades, graceful shutdown
+//! a best-effort 503 and is closed at once), a deadline for each next piece of a request
+//! body, TCP_NODELAY, WebSocket upgrades, graceful shutdown
 //! as `axum::serve`'s, and the client's address: the TCP peer, or, when that peer is a trusted
 //! proxy, the address the proxy forwarded ([`ClientIp`]). It knows nothing of REST or
 //! WebSockets beyond the upgrade.
@@ -30,6 +31,12 @@ pub struct FrontConfig {
     /// then the connection is closed. Bounds slowloris clients and idle sockets.
     #[arg(long, env = "WEFT_HEADER_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub header_timeout: Duration,
+
+    /// Longest a request body may go without sending its next bytes while the server reads
+    /// it; then the request is refused (408) and the connection closed. Bounds clients that
+    /// announce a body and trickle it, or never send it. 0: no limit.
+    #[arg(long, env = "WEFT_BODY_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub body_timeout: Duration,
 
     /// Largest request head (request line and headers, bytes); a larger one is answered 431 and
     /// the connection closed.
@@ -72,6 +79,7 @@ impl Default for FrontConfig {
     fn default() -> Self {
         FrontConfig {
             header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
             max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             trusted_proxies: Vec::new(),

@@ -5,7 +5,7 @@ use super::source::file_source;
 use super::view::{ImportProblem, ImportRequest, ImportView};
 use crate::authz::project_role;
 use crate::error::ApiError;
-use crate::extract::{ApiPath, AuthUser};
+use crate::extract::{ApiPath, AuthUser, body_problem};
 use crate::orgs::valid_name;
 use crate::state::AppState;
 use axum::Json;
@@ -115,11 +115,7 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     project_role(&state, project, user.id, Role::Editor).await?;
     let body = body.map_err(|rejection| {
-        ApiError::Client(crate::Problem::new(rejection.status()).with_detail(format!(
-            "the request could not be read (at most {} bytes): {}",
-            state.config.import_max_bytes,
-            rejection.body_text()
-        )))
+        body_problem(rejection, "the request", state.config.import_max_bytes)
     })?;
     let is_json = headers
         .get(header::CONTENT_TYPE)

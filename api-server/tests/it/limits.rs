@@ -1,7 +1,9 @@
 //! Limits of the REST tier: the per-caller rate limit on every route (429 problem with its
 //! headers, per user, other users unaffected), the JSON body limit (413 problem), and the
 //! client address behind a trusted proxy for the login limit (a spoofed `X-Forwarded-For` from
-//! an untrusted peer is ignored). The front door's own limits are tested in collab-server.
+//! an untrusted peer is ignored), and the front door's body deadline (a body that stops arriving
+//! is a 408 and closes its connection). The front door's other limits are tested in
+//! collab-server.
 
 use crate::server::{Backend, TestServer};
 use reqwest::{Response, StatusCode};
@@ -226,5 +228,52 @@ async fn the_openapi_document_lists_the_limits() {
     assert!(doc["paths"]["/api/healthz"]["get"]["responses"]["429"].is_null());
     assert!(doc["paths"]["/api/orgs"]["post"]["responses"]["413"].is_object());
     assert!(doc["paths"]["/api/orgs"]["get"]["responses"]["413"].is_null());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_body_that_stops_arriving_is_a_408_and_its_connection_is_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = TestServer::start_with(Backend::Sqlite, |c| {
+        c.front.body_timeout = Duration::from_secs(1);
+    })
+    .await;
+    server.ready().await;
+    let http = reqwest::Client::new();
+    let token = register(&http, &server, "trickler").await;
+    let bodies = [
+        ("/api/orgs", "application/json"),
+        ("/api/auth/login", "application/json"),
+    ];
+    for (path, content_type) in bodies {
+        let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        // A body of 1,000 bytes is announced, 8 are sent, then nothing.
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: {content_type}\r\nContent-Length: 1000\r\n\r\n{{\"name\":",
+            server.addr
+        );
+        tcp.write_all(head.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), tcp.read_to_end(&mut answer))
+            .await
+            .expect("the connection was not closed")
+            .unwrap();
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 408"), "{path}: {answer}");
+        assert!(answer.contains("application/problem+json"), "{answer}");
+        assert!(answer.contains("stopped arriving"), "{answer}");
+    }
+    // Nothing was created, and the server goes on.
+    let orgs: Value = http
+        .get(server.url("/api/orgs"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(orgs["items"].as_array().map(Vec::len), Some(0), "{orgs}");
     server.stop().await;
 }
