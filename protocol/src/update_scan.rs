@@ -134,19 +134,40 @@ fn scan(bytes: &[u8], state: Option<&StateVector>) -> Result<(), DecodeError> {
             clock = end;
         }
     }
-    // The delete set.
+    delete_set(&mut cur)
+}
+
+/// The delete set, as every encoder writes it (Yjs's `writeDeleteSet` after
+/// `sortAndMergeDeleteSet`, yrs's squashed `IdSet`): each client once, its ranges in clock
+/// order without overlap. yrs applies an unsorted, overlapping set range by range, splitting
+/// items inside ranges it already deleted, and its accounting of a type's length goes wrong:
+/// `block_len` underflows (a panic with overflow checks, a wrapped length without; found by
+/// libFuzzer).
+fn delete_set(cur: &mut Cursor<'_>) -> Result<(), DecodeError> {
     let clients: u32 = cur.read_var()?;
+    let mut seen = HashSet::new();
     for _ in 0..clients {
-        let owner = client(&mut cur)?;
+        let owner = client(cur)?;
+        if !seen.insert(owner) {
+            return Err(bad(format!(
+                "client {owner} is listed twice in the delete set"
+            )));
+        }
         let ranges: u32 = cur.read_var()?;
+        let mut deleted_to = 0u32;
         for _ in 0..ranges {
             let start: u32 = cur.read_var()?;
             let len: u32 = cur.read_var()?;
-            if start.checked_add(len).is_none() {
+            if start < deleted_to {
                 return Err(bad(format!(
-                    "deleted range of client {owner} runs past clock 2^32-1"
+                    "deleted ranges of client {owner} are out of order or overlap"
                 )));
             }
+            deleted_to = start.checked_add(len).ok_or_else(|| {
+                bad(format!(
+                    "deleted range of client {owner} runs past clock 2^32-1"
+                ))
+            })?;
         }
     }
     Ok(())

@@ -378,3 +378,34 @@ fn integers_longer_than_any_yjs_client_writes_are_refused() {
     let value = doc.get_or_insert_map("m").get(&doc.transact(), "k");
     assert!(matches!(value, Some(Out::Any(Any::Number(_)))), "{value:?}");
 }
+
+#[test]
+fn delete_sets_out_of_order_overlapping_or_repeating_a_client_are_refused() {
+    // No structs; a delete set for client 1 (then its ranges as clock, length).
+    let refused: [(&str, Vec<u8>); 3] = [
+        ("out of order", vec![0, 1, 1, 2, 5, 2, 1, 2]),
+        ("overlap", vec![0, 1, 1, 2, 1, 5, 3, 2]),
+        ("listed twice", vec![0, 2, 1, 1, 1, 1, 1, 1, 5, 1]),
+    ];
+    for (what, bytes) in refused {
+        let err = decode_update(&bytes).unwrap_err().to_string();
+        assert!(
+            err.contains("delete set") || err.contains("deleted ranges"),
+            "{what}: {err}"
+        );
+    }
+    // In order, without overlap (adjacent is fine): what every encoder writes.
+    decode_update(&[0, 1, 1, 3, 1, 2, 3, 1, 6, 2]).unwrap();
+    // yrs's own encoding of a document with scattered deletions passes.
+    use weft_protocol::yrs::{Doc, ReadTxn, StateVector, Text, Transact};
+    let doc = Doc::with_client_id(9);
+    let text = doc.get_or_insert_text("t");
+    text.insert(&mut doc.transact_mut(), 0, "abcdefghijklmnop");
+    for at in [12, 7, 3, 1] {
+        text.remove_range(&mut doc.transact_mut(), at, 2);
+    }
+    let state = doc
+        .transact()
+        .encode_state_as_update_v1(&StateVector::default());
+    decode_update(&state).unwrap();
+}
