@@ -220,6 +220,13 @@ fn block(cur: &mut Cursor<'_>) -> Result<(u32, Deps), DecodeError> {
             if info & HAS_RIGHT_ORIGIN != 0 {
                 deps[1] = Some(id(cur)?);
             }
+            // An item is inserted between its origins, so they are two different items. yrs
+            // integrates one naming the same item as both differently from how it integrates
+            // the same item re-encoded, so a rebuilt document or a restore would differ
+            // (found by libFuzzer).
+            if deps[0].is_some() && deps[0] == deps[1] {
+                return Err(bad("an item's left and right origins are the same item"));
+            }
             if info & (HAS_ORIGIN | HAS_RIGHT_ORIGIN) == 0 {
                 let parent_info: u32 = cur.read_var()?;
                 if parent_info == 1 {

@@ -409,3 +409,12 @@ fn delete_sets_out_of_order_overlapping_or_repeating_a_client_are_refused() {
         .encode_state_as_update_v1(&StateVector::default());
     decode_update(&state).unwrap();
 }
+
+#[test]
+fn an_item_whose_left_and_right_origins_are_the_same_item_is_refused() {
+    // Client 5, clock 0: the string "a" between origin 1:1 and right origin 1:`right`.
+    let item = |right: u8| vec![1, 1, 5, 0, 0xc4, 1, 1, 1, right, 1, b'a', 0];
+    let err = decode_update(&item(1)).unwrap_err().to_string();
+    assert!(err.contains("same item"), "{err}");
+    decode_update(&item(2)).unwrap();
+}
