@@ -203,7 +203,8 @@ async fn check_against_document(
     tokio::task::spawn_blocking(move || {
         let txn = weft_protocol::yrs::Transact::transact(&ydoc);
         let known = weft_protocol::yrs::ReadTxn::state_vector(&txn);
-        weft_protocol::check_update_against(&update, &known).map_err(|e| e.to_string())?;
+        weft_protocol::check_update_against(&update, &known, weft_protocol::Sender::Client)
+            .map_err(|e| e.to_string())?;
         match shape {
             Some(shape) => weft_protocol::check_nesting(&txn, &[&shape]).map_err(|e| e.to_string()),
             None => Ok(()),

@@ -49,7 +49,9 @@ pub fn bus_envelope(data: &[u8]) {
 fn update(raw: &[u8]) {
     if let Ok(decoded) = decode_update(raw) {
         let doc = doc_with_content();
-        if crate::yrs_update::acceptable(&doc, raw) && crate::yrs_update::apply(&doc, decoded) {
+        if crate::yrs_update::acceptable(&doc, raw, weft_protocol::Sender::Node)
+            && crate::yrs_update::apply(&doc, decoded)
+        {
             check_doc(&doc, &[base_state(), raw]);
         }
     }

@@ -8,7 +8,7 @@
 
 use crate::fixture::{base_state, check_doc, doc_with_content};
 use weft_protocol::yrs::{Doc, ReadTxn, Transact};
-use weft_protocol::{check_update_against, decode_update, doc_to_json, restore_update};
+use weft_protocol::{Sender, check_update_against, decode_update, doc_to_json, restore_update};
 
 pub fn yrs_update(data: &[u8]) {
     let Ok(update) = decode_update(data) else {
@@ -16,7 +16,7 @@ pub fn yrs_update(data: &[u8]) {
     };
     let doc = doc_with_content();
     let before = doc_to_json(&doc);
-    if !acceptable(&doc, data) || !apply(&doc, update) {
+    if !acceptable(&doc, data, Sender::Client) || !apply(&doc, update) {
         return;
     }
     check_doc(&doc, &[base_state(), data]);
@@ -36,11 +36,11 @@ pub fn yrs_update(data: &[u8]) {
     );
 }
 
-/// What a room checks before applying a decoded update: that it fits the document's state
-/// (`check_update_against`); false when the room would refuse it.
-pub(crate) fn acceptable(doc: &Doc, raw: &[u8]) -> bool {
+/// What a room checks before applying a decoded update from `sender`: that it fits the
+/// document's state (`check_update_against`); false when the room would refuse it.
+pub(crate) fn acceptable(doc: &Doc, raw: &[u8], sender: Sender) -> bool {
     let state = doc.transact().state_vector();
-    check_update_against(raw, &state).is_ok()
+    check_update_against(raw, &state, sender).is_ok()
 }
 
 /// Applies `update` to `doc`; false when yrs refused it (a refusal is fine, a panic is not).

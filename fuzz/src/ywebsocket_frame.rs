@@ -36,7 +36,7 @@ pub fn ywebsocket_frame(data: &[u8]) {
             Message::SyncStep2(update) | Message::Update(update) => {
                 if let Ok(decoded) = decode_update(&update) {
                     let doc = doc_with_content();
-                    if crate::yrs_update::acceptable(&doc, &update)
+                    if crate::yrs_update::acceptable(&doc, &update, weft_protocol::Sender::Client)
                         && crate::yrs_update::apply(&doc, decoded)
                     {
                         check_doc(&doc, &[base_state(), &update]);

@@ -42,7 +42,7 @@ pub use token::{
     CollabClaims, KeyPairPem, Permission, TokenError, TokenIssuer, TokenVerifier,
     generate_key_pair, public_pem_from_private,
 };
-pub use update_scan::{check_update_against, decode_state_vector};
+pub use update_scan::{Sender, check_update_against, decode_state_vector};
 pub use update_shape::{ShapeError, UpdateShape, read_type_shape, read_update_shape};
 
 /// Re-exported so dependants use exactly the yrs this protocol was built on.

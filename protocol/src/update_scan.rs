@@ -96,7 +96,7 @@ pub(crate) fn check_update_v1(bytes: &[u8]) -> Result<(), DecodeError> {
 /// Checks a v1 update (already accepted by `decode_update`) against the state vector of the
 /// document it is about to be applied to, refusing an item that starts below the document's
 /// clock for its client and runs past it, and whose origin, right origin or parent the
-/// document lacks.
+/// document lacks, or that names its parent itself (see [`check_straddle`]).
 ///
 /// yrs trims the known part of such an item (`Update::exclude`): the unknown rest gets the
 /// origin `(client, state clock - 1)` but keeps its parent id. Since that parent is missing,
@@ -107,11 +107,27 @@ pub(crate) fn check_update_v1(bytes: &[u8]) -> Result<(), DecodeError> {
 /// fuzzing). An honest peer never sends such an item: the document already holds the start of
 /// it, integrated, so it holds what that start depended on, which the whole item shares (Yjs
 /// squashes items only when they have the same parent and right origin).
-pub fn check_update_against(bytes: &[u8], state: &StateVector) -> Result<(), DecodeError> {
-    scan(bytes, Some(state))
+pub fn check_update_against(
+    bytes: &[u8],
+    state: &StateVector,
+    sender: Sender,
+) -> Result<(), DecodeError> {
+    scan(bytes, Some((state, sender)))
 }
 
-fn scan(bytes: &[u8], state: Option<&StateVector>) -> Result<(), DecodeError> {
+/// Where an update comes from, for [`check_update_against`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sender {
+    /// A client (a socket, a REST call): a straddling item that names its parent is refused.
+    Client,
+    /// Another node, which already checked its clients' updates. Its sync replies are encoded
+    /// by yrs from a state that may have moved on since the request, so they can straddle what
+    /// this node received meanwhile while naming the right parent: only unknown dependencies
+    /// are refused.
+    Node,
+}
+
+fn scan(bytes: &[u8], state: Option<(&StateVector, Sender)>) -> Result<(), DecodeError> {
     let mut cur = Cursor::new(bytes);
     let clients: u32 = cur.read_var()?;
     let mut seen = HashSet::new();
@@ -123,13 +139,18 @@ fn scan(bytes: &[u8], state: Option<&StateVector>) -> Result<(), DecodeError> {
         }
         let mut clock: u32 = cur.read_var()?;
         for _ in 0..blocks {
-            let (len, deps) = block(&mut cur)?;
+            let Block {
+                len,
+                deps,
+                explicit_parent,
+            } = block(&mut cur)?;
             let end = clock
                 .checked_add(len)
                 .filter(|end| *end <= MAX_CLOCK)
                 .ok_or_else(|| bad(format!("blocks of client {owner} run past clock 2^31-1")))?;
-            if let Some(state) = state {
-                overlap_with_unknown_dependency(state, owner, clock, end, &deps)?;
+            if let Some((state, sender)) = state {
+                let explicit_parent = explicit_parent && sender == Sender::Client;
+                check_straddle(state, owner, clock, end, &deps, explicit_parent)?;
             }
             clock = end;
         }
@@ -177,13 +198,25 @@ fn delete_set(cur: &mut Cursor<'_>) -> Result<(), DecodeError> {
 type Deps = [Option<(u64, u32)>; 3];
 
 /// Refuses an item of `owner` at clocks `start..end` that straddles the document's clock for
-/// `owner` while depending on an id the document lacks (see [`check_update_against`]).
-fn overlap_with_unknown_dependency(
+/// `owner` while depending on an id the document lacks, or while naming its parent itself (see
+/// [`check_update_against`]).
+///
+/// yrs trims the known part and gives the rest the origin `(owner, known - 1)` but keeps the
+/// parent the item named; a copy rebuilt from the encoding finds the parent through that origin
+/// instead. When the named parent is not the one `(owner, known - 1)` lies in (a forged item),
+/// the document and every copy of it differ (found by libFuzzer). Which parent that id lies in
+/// is not visible through yrs's API, so a client's straddling item with an explicit parent is
+/// refused outright (`explicit_parent` is false for other nodes, see [`Sender::Node`]). An
+/// honest client sends one only as a merge of updates the server partly has
+/// (Yjs's `mergeUpdates` squashes them); refused, a provider reconnects and its sync sends the
+/// rest trimmed at the server's clock, so nothing is lost.
+fn check_straddle(
     state: &StateVector,
     owner: u64,
     start: u32,
     end: u32,
     deps: &Deps,
+    explicit_parent: bool,
 ) -> Result<(), DecodeError> {
     let known = state.get(&yrs::ClientID::new(owner));
     if !(start < known && known < end) {
@@ -197,12 +230,27 @@ fn overlap_with_unknown_dependency(
             )));
         }
     }
+    if explicit_parent {
+        return Err(bad(format!(
+            "an item of client {owner} at clock {start} overlaps the document's clock {known} \
+             and names its parent; send what the document lacks from its state vector"
+        )));
+    }
     Ok(())
 }
 
-/// One block; returns the clock length yrs gives it (0 for an item it drops as empty) and, for
-/// an item, the ids it depends on.
-fn block(cur: &mut Cursor<'_>) -> Result<(u32, Deps), DecodeError> {
+/// What the walk keeps of one block.
+struct Block {
+    /// Its length in clock ticks as yrs gives it (0 for an item it drops as empty).
+    len: u32,
+    /// For an item: the ids it depends on.
+    deps: Deps,
+    /// An item that names its parent (a root or a type's id) instead of having origins.
+    explicit_parent: bool,
+}
+
+/// One block.
+fn block(cur: &mut Cursor<'_>) -> Result<Block, DecodeError> {
     let info = cur.read_u8()?;
     let mut deps: Deps = [None; 3];
     match info {
@@ -211,7 +259,11 @@ fn block(cur: &mut Cursor<'_>) -> Result<(u32, Deps), DecodeError> {
             if len == 0 {
                 return Err(bad("empty GC or skip block"));
             }
-            Ok((len, deps))
+            Ok(Block {
+                len,
+                deps,
+                explicit_parent: false,
+            })
         }
         info => {
             if info & HAS_ORIGIN != 0 {
@@ -238,7 +290,11 @@ fn block(cur: &mut Cursor<'_>) -> Result<(u32, Deps), DecodeError> {
                     cur.read_string()?;
                 }
             }
-            Ok((content(cur, info & 0b1111)?, deps))
+            Ok(Block {
+                len: content(cur, info & 0b1111)?,
+                deps,
+                explicit_parent: info & (HAS_ORIGIN | HAS_RIGHT_ORIGIN) == 0,
+            })
         }
     }
 }

@@ -317,7 +317,7 @@ impl Room {
                 // in a way the document's encoded state misrepresents (see
                 // `check_update_against`).
                 let known = state.awareness.doc().transact().state_vector();
-                weft_protocol::check_update_against(&raw, &known)?;
+                weft_protocol::check_update_against(&raw, &known, weft_protocol::Sender::Client)?;
                 self.admit_update(state, &update, &raw)?;
                 let relay = guarded(&self.name, || {
                     let doc = state.awareness.doc();

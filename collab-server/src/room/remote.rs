@@ -251,7 +251,9 @@ impl Room {
     /// through the bus task with the room's lock held.
     fn apply_remote_update(&self, state: &mut RoomState, update: Update, raw: Vec<u8>) -> bool {
         let known = state.awareness.doc().transact().state_vector();
-        if let Err(e) = weft_protocol::check_update_against(&raw, &known) {
+        if let Err(e) =
+            weft_protocol::check_update_against(&raw, &known, weft_protocol::Sender::Node)
+        {
             tracing::warn!(doc = self.name, error = %e, "a bus update was refused");
             return false;
         }
