@@ -241,6 +241,21 @@ fn clear(txn: &mut TransactionMut, branch: BranchPtr, kind: RootKind) {
             }
         }
     }
+    // A root can hold what its kind does not show: keyed entries beside a sequence, or a
+    // sequence beside keyed entries (no client writes both, an update can; found by fuzzing).
+    // Emptied, it must not reveal the rest under another kind.
+    if kind != RootKind::Empty {
+        let map = MapRef::from(branch);
+        let keys: Vec<String> = map.keys(txn).map(str::to_owned).collect();
+        for key in keys {
+            map.remove(txn, &key);
+        }
+        let sequence = ArrayRef::from(branch);
+        let len = sequence.len(txn);
+        if len > 0 {
+            sequence.remove_range(txn, 0, len);
+        }
+    }
 }
 
 /// How to turn sequence `current` into `target` keeping their common start and end:
