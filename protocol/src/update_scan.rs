@@ -129,33 +129,50 @@ pub enum Sender {
 
 fn scan(bytes: &[u8], state: Option<(&StateVector, Sender)>) -> Result<(), DecodeError> {
     let mut cur = Cursor::new(bytes);
+    for_each_block(&mut cur, |owner, start, block| {
+        if let Some((state, sender)) = state {
+            let explicit_parent = block.parent.is_some() && sender == Sender::Client;
+            check_straddle(
+                state,
+                owner,
+                start,
+                start + block.len,
+                &block.deps(),
+                explicit_parent,
+            )?;
+        }
+        Ok(())
+    })?;
+    delete_set(&mut cur)
+}
+
+/// Walks the structs section of a v1 update, calling `visit` with each block, its client and
+/// the clock it starts at; leaves `cur` at the delete set. Refuses a client listed twice and
+/// blocks running past [`MAX_CLOCK`], so `start + block.len` never overflows.
+pub(crate) fn for_each_block(
+    cur: &mut Cursor<'_>,
+    mut visit: impl FnMut(u64, u32, &Block) -> Result<(), DecodeError>,
+) -> Result<(), DecodeError> {
     let clients: u32 = cur.read_var()?;
     let mut seen = HashSet::new();
     for _ in 0..clients {
         let blocks: u32 = cur.read_var()?;
-        let owner = client(&mut cur)?;
+        let owner = client(cur)?;
         if !seen.insert(owner) {
             return Err(bad(format!("client {owner} is listed twice")));
         }
         let mut clock: u32 = cur.read_var()?;
         for _ in 0..blocks {
-            let Block {
-                len,
-                deps,
-                explicit_parent,
-            } = block(&mut cur)?;
+            let block = block(cur)?;
             let end = clock
-                .checked_add(len)
+                .checked_add(block.len)
                 .filter(|end| *end <= MAX_CLOCK)
                 .ok_or_else(|| bad(format!("blocks of client {owner} run past clock 2^31-1")))?;
-            if let Some((state, sender)) = state {
-                let explicit_parent = explicit_parent && sender == Sender::Client;
-                check_straddle(state, owner, clock, end, &deps, explicit_parent)?;
-            }
+            visit(owner, clock, &block)?;
             clock = end;
         }
     }
-    delete_set(&mut cur)
+    Ok(())
 }
 
 /// The delete set, as every encoder writes it (Yjs's `writeDeleteSet` after
@@ -239,67 +256,102 @@ fn check_straddle(
     Ok(())
 }
 
+/// An item's id: client and clock.
+pub(crate) type Id = (u64, u32);
+
+/// The parent an item names instead of having origins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum NamedParent {
+    /// A root type, by name.
+    Root(String),
+    /// A nested type, by the id of the item that holds it.
+    Nested(Id),
+}
+
 /// What the walk keeps of one block.
-struct Block {
+pub(crate) struct Block {
     /// Its length in clock ticks as yrs gives it (0 for an item it drops as empty).
-    len: u32,
-    /// For an item: the ids it depends on.
-    deps: Deps,
-    /// An item that names its parent (a root or a type's id) instead of having origins.
-    explicit_parent: bool,
+    pub(crate) len: u32,
+    /// A GC or skip block rather than an item.
+    pub(crate) collected: bool,
+    /// A skip block: a gap in the update, not content.
+    pub(crate) skip: bool,
+    /// The item's left origin: the item it was inserted after.
+    pub(crate) origin: Option<Id>,
+    /// The item's right origin: the item it was inserted before.
+    pub(crate) right_origin: Option<Id>,
+    /// The parent an item without origins names.
+    pub(crate) parent: Option<NamedParent>,
+    /// The map key such an item is written under.
+    pub(crate) parent_sub: Option<String>,
+}
+
+impl Block {
+    /// The ids the item depends on: origin, right origin, parent given by id.
+    fn deps(&self) -> Deps {
+        let parent = match &self.parent {
+            Some(NamedParent::Nested(id)) => Some(*id),
+            _ => None,
+        };
+        [self.origin, self.right_origin, parent]
+    }
 }
 
 /// One block.
 fn block(cur: &mut Cursor<'_>) -> Result<Block, DecodeError> {
     let info = cur.read_u8()?;
-    let mut deps: Deps = [None; 3];
+    let mut block = Block {
+        len: 0,
+        collected: false,
+        skip: false,
+        origin: None,
+        right_origin: None,
+        parent: None,
+        parent_sub: None,
+    };
     match info {
         BLOCK_SKIP | BLOCK_GC => {
             let len: u32 = cur.read_var()?;
             if len == 0 {
                 return Err(bad("empty GC or skip block"));
             }
-            Ok(Block {
-                len,
-                deps,
-                explicit_parent: false,
-            })
+            block.len = len;
+            block.collected = true;
+            block.skip = info == BLOCK_SKIP;
+            Ok(block)
         }
         info => {
             if info & HAS_ORIGIN != 0 {
-                deps[0] = Some(id(cur)?);
+                block.origin = Some(id(cur)?);
             }
             if info & HAS_RIGHT_ORIGIN != 0 {
-                deps[1] = Some(id(cur)?);
+                block.right_origin = Some(id(cur)?);
             }
             // An item is inserted between its origins, so they are two different items. yrs
             // integrates one naming the same item as both differently from how it integrates
             // the same item re-encoded, so a rebuilt document or a restore would differ
             // (found by libFuzzer).
-            if deps[0].is_some() && deps[0] == deps[1] {
+            if block.origin.is_some() && block.origin == block.right_origin {
                 return Err(bad("an item's left and right origins are the same item"));
             }
             if info & (HAS_ORIGIN | HAS_RIGHT_ORIGIN) == 0 {
                 let parent_info: u32 = cur.read_var()?;
-                if parent_info == 1 {
-                    cur.read_string()?;
+                block.parent = Some(if parent_info == 1 {
+                    NamedParent::Root(cur.read_string()?.to_owned())
                 } else {
-                    deps[2] = Some(id(cur)?);
-                }
+                    NamedParent::Nested(id(cur)?)
+                });
                 if info & HAS_PARENT_SUB != 0 {
-                    cur.read_string()?;
+                    block.parent_sub = Some(cur.read_string()?.to_owned());
                 }
             }
-            Ok(Block {
-                len: content(cur, info & 0b1111)?,
-                deps,
-                explicit_parent: info & (HAS_ORIGIN | HAS_RIGHT_ORIGIN) == 0,
-            })
+            block.len = content(cur, info & 0b1111)?;
+            Ok(block)
         }
     }
 }
 
-fn id(cur: &mut Cursor<'_>) -> Result<(u64, u32), DecodeError> {
+fn id(cur: &mut Cursor<'_>) -> Result<Id, DecodeError> {
     let client = client(cur)?;
     let clock: u32 = cur.read_var()?;
     Ok((client, clock))

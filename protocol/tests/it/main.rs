@@ -5,5 +5,6 @@ mod deep_updates;
 mod golden;
 mod hocuspocus;
 mod hostile_updates;
+mod item_parents;
 mod properties;
 mod tokens;

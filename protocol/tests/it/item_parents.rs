@@ -1,0 +1,419 @@
+//! The item-parent index: forged items whose origins lie in two types, or beside map entries,
+//! are refused before yrs integrates them; every update honest editors make passes.
+
+use proptest::prelude::*;
+use weft_protocol::Sender::{Client, Node};
+use weft_protocol::yrs::encoding::write::Write;
+use weft_protocol::yrs::updates::decoder::Decode;
+use weft_protocol::yrs::{
+    Any, Array, ArrayPrelim, ClientID, Doc, GetString, Map, MapPrelim, Options, ReadTxn,
+    StateVector, Text, TextPrelim, Transact, Update, WriteTxn, Xml, XmlElementPrelim, XmlFragment,
+    XmlTextPrelim,
+};
+use weft_protocol::{ItemParents, check_update_against};
+
+/// Client 1's document: `body` "hello" (1:0–4), `meta` {title (1:5), n (1:6)}, a paragraph in
+/// `xml` (1:7) with attribute align (1:8) and a text child (1:9) holding "para" (1:10–13), and
+/// `other` "abc" (1:14–16).
+fn document() -> Doc {
+    let doc = Doc::with_options(Options::with_client_id(ClientID::new(1)));
+    let mut txn = doc.transact_mut();
+    let body = txn.get_or_insert_text("body");
+    body.insert(&mut txn, 0, "hello");
+    let meta = txn.get_or_insert_map("meta");
+    meta.insert(&mut txn, "title", "t");
+    meta.insert(&mut txn, "n", 1);
+    let xml = txn.get_or_insert_xml_fragment("xml");
+    let p = xml.insert(&mut txn, 0, XmlElementPrelim::empty("paragraph"));
+    p.insert_attribute(&mut txn, "align", "left");
+    p.insert(&mut txn, 0, XmlTextPrelim::new("para"));
+    let other = txn.get_or_insert_text("other");
+    other.insert(&mut txn, 0, "abc");
+    drop(txn);
+    assert_eq!(doc.transact().state_vector().get(&ClientID::new(1)), 17);
+    doc
+}
+
+fn state(doc: &Doc) -> Vec<u8> {
+    doc.transact()
+        .encode_state_as_update_v1(&StateVector::default())
+}
+
+type Id = (u64, u32);
+
+/// Writes one string item with the given origins.
+fn item(u: &mut Vec<u8>, left: Option<Id>, right: Option<Id>, s: &str) {
+    let info = 4 | if left.is_some() { 0x80 } else { 0 } | if right.is_some() { 0x40 } else { 0 };
+    u.push(info);
+    for (client, clock) in [left, right].into_iter().flatten() {
+        u.write_var(client);
+        u.write_var(clock);
+    }
+    u.write_string(s);
+}
+
+/// An update of `client` from `clock`: one string item per entry, each one character long.
+fn items(client: u64, clock: u32, entries: &[(Option<Id>, Option<Id>)]) -> Vec<u8> {
+    let mut u = Vec::new();
+    u.write_var(1u32);
+    u.write_var(entries.len() as u32);
+    u.write_var(client);
+    u.write_var(clock);
+    for (left, right) in entries {
+        item(&mut u, *left, *right, "x");
+    }
+    u.write_var(0u32);
+    u
+}
+
+/// Checks `update` from `sender` against `doc` (and its index), applies it when accepted and
+/// records it; returns the refusal, if any.
+fn offer(
+    doc: &Doc,
+    parents: &mut ItemParents,
+    update: &[u8],
+    sender: weft_protocol::Sender,
+) -> Result<(), String> {
+    let known = doc.transact().state_vector();
+    check_update_against(update, &known, sender).map_err(|e| e.to_string())?;
+    let additions = parents
+        .check(update, &known, sender)
+        .map_err(|e| e.to_string())?;
+    doc.transact_mut()
+        .apply_update(Update::decode_v1(update).unwrap())
+        .unwrap();
+    parents.record(additions);
+    Ok(())
+}
+
+#[test]
+fn an_item_between_a_text_and_an_attribute_is_refused() {
+    // The shape of the libFuzzer finding (fuzz/corpus/yrs_update/regress-origins-in-two-types):
+    // left origin in a text, right origin an XML element's attribute.
+    let doc = document();
+    let parents = ItemParents::of_doc(&doc).unwrap();
+    let known = doc.transact().state_vector();
+    let forged = items(9, 0, &[(Some((1, 2)), Some((1, 8)))]);
+    let err = parents.check(&forged, &known, Client).unwrap_err();
+    assert!(
+        err.to_string().contains("two different shared types"),
+        "{err}"
+    );
+    // From another node too: the origins are both known, so nothing excuses it.
+    parents.check(&forged, &known, Node).unwrap_err();
+}
+
+#[test]
+fn an_item_between_two_texts_is_refused() {
+    let doc = document();
+    let parents = ItemParents::of_doc(&doc).unwrap();
+    let known = doc.transact().state_vector();
+    let err = parents
+        .check(
+            &items(9, 0, &[(Some((1, 2)), Some((1, 15)))]),
+            &known,
+            Client,
+        )
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("two different shared types"),
+        "{err}"
+    );
+    // Inside one XML text and its paragraph's text child: two types as well.
+    parents
+        .check(
+            &items(9, 0, &[(Some((1, 11)), Some((1, 9)))]),
+            &known,
+            Client,
+        )
+        .unwrap_err();
+}
+
+#[test]
+fn an_item_with_a_right_origin_beside_map_entries_is_refused() {
+    let doc = document();
+    let parents = ItemParents::of_doc(&doc).unwrap();
+    let known = doc.transact().state_vector();
+    // Both origins entries of one map.
+    let err = parents
+        .check(
+            &items(9, 0, &[(Some((1, 5)), Some((1, 6)))]),
+            &known,
+            Client,
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("beside a map entry"), "{err}");
+    // A map entry on the left only: how Yjs overwrites a key, accepted.
+    parents
+        .check(&items(9, 0, &[(Some((1, 5)), None)]), &known, Client)
+        .unwrap();
+}
+
+#[test]
+fn an_item_between_neighbours_of_one_text_is_accepted_and_recorded() {
+    let doc = document();
+    let mut parents = ItemParents::of_doc(&doc).unwrap();
+    offer(
+        &doc,
+        &mut parents,
+        &items(9, 0, &[(Some((1, 1)), Some((1, 2)))]),
+        Client,
+    )
+    .unwrap();
+    assert_eq!(
+        doc.get_or_insert_text("body").get_string(&doc.transact()),
+        "hexllo"
+    );
+    // The new item's parent is known: an item beside it and a paragraph's attribute is not.
+    offer(
+        &doc,
+        &mut parents,
+        &items(9, 1, &[(Some((9, 0)), Some((1, 8)))]),
+        Client,
+    )
+    .unwrap_err();
+    offer(
+        &doc,
+        &mut parents,
+        &items(9, 1, &[(Some((9, 0)), Some((1, 2)))]),
+        Client,
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_forged_item_later_in_the_same_update_is_refused() {
+    let doc = document();
+    let parents = ItemParents::of_doc(&doc).unwrap();
+    let known = doc.transact().state_vector();
+    // 9:0 in `body`, then 9:1 between 9:0 and the attribute.
+    let update = items(
+        9,
+        0,
+        &[(Some((1, 1)), Some((1, 2))), (Some((9, 0)), Some((1, 8)))],
+    );
+    let err = parents.check(&update, &known, Client).unwrap_err();
+    assert!(err.to_string().contains("item 9:1 "), "{err}");
+}
+
+#[test]
+fn an_origin_the_document_lacks_is_refused_from_a_client_and_checked_once_it_arrives() {
+    let doc = document();
+    let mut parents = ItemParents::of_doc(&doc).unwrap();
+    // Client 9's item sits after 8:0, which nobody has sent yet, and before a `body` item.
+    let early = items(9, 0, &[(Some((8, 0)), Some((1, 2)))]);
+    let err = offer(&doc, &mut parents, &early, Client).unwrap_err();
+    assert!(err.contains("8:0"), "{err}");
+    // Another node's update may arrive before what it depends on; yrs keeps it pending.
+    let lone = items(7, 0, &[(Some((8, 0)), None)]);
+    offer(&doc, &mut parents, &lone, Node).unwrap();
+    // 8:0 arrives, in `other`: yrs integrates 7:0 after it, in `other` too.
+    offer(
+        &doc,
+        &mut parents,
+        &items(8, 0, &[(Some((1, 16)), None)]),
+        Node,
+    )
+    .unwrap();
+    assert_eq!(
+        doc.get_or_insert_text("other").get_string(&doc.transact()),
+        "abcxx"
+    );
+    // So an item between 7:0 and a `body` item lies in two types.
+    let err = offer(
+        &doc,
+        &mut parents,
+        &items(6, 0, &[(Some((7, 0)), Some((1, 2)))]),
+        Client,
+    )
+    .unwrap_err();
+    assert!(err.contains("two different shared types"), "{err}");
+}
+
+#[test]
+fn an_index_rebuilt_from_a_documents_state_knows_every_item() {
+    let doc = document();
+    let mut parents = ItemParents::of_doc(&doc).unwrap();
+    offer(
+        &doc,
+        &mut parents,
+        &items(9, 0, &[(Some((1, 1)), Some((1, 2)))]),
+        Client,
+    )
+    .unwrap();
+    // Delete the paragraph: yrs collects its content.
+    {
+        let xml = doc.get_or_insert_xml_fragment("xml");
+        let mut txn = doc.transact_mut();
+        xml.remove_range(&mut txn, 0, 1);
+    }
+    let rebuilt = ItemParents::from_state(&state(&doc)).unwrap();
+    let known = doc.transact().state_vector();
+    rebuilt
+        .check(
+            &items(5, 0, &[(Some((9, 0)), Some((1, 2)))]),
+            &known,
+            Client,
+        )
+        .unwrap();
+    rebuilt
+        .check(
+            &items(5, 0, &[(Some((9, 0)), Some((1, 15)))]),
+            &known,
+            Client,
+        )
+        .unwrap_err();
+    // Origins in collected content are dropped by yrs (the item takes the other origin's
+    // place), so they are not held against an item.
+    rebuilt
+        .check(
+            &items(5, 0, &[(Some((1, 10)), Some((1, 2)))]),
+            &known,
+            Client,
+        )
+        .unwrap();
+}
+
+/// An honest edit by one editor.
+#[derive(Debug, Clone)]
+enum Edit {
+    Type(usize, String),
+    Delete(usize, usize),
+    ArrayPush(i64),
+    ArrayNested(usize),
+    ArrayRemove(usize),
+    MapSet(usize, i64),
+    MapText(usize, String),
+    Paragraph(usize, String),
+    Attribute(usize, i64),
+    ParagraphType(usize, String),
+    ParagraphRemove(usize),
+}
+
+fn edit() -> impl Strategy<Value = Edit> {
+    let word = "[a-z]{1,4}";
+    prop_oneof![
+        (any::<usize>(), word).prop_map(|(p, w)| Edit::Type(p, w)),
+        (any::<usize>(), 1usize..4).prop_map(|(p, n)| Edit::Delete(p, n)),
+        any::<i64>().prop_map(Edit::ArrayPush),
+        any::<usize>().prop_map(Edit::ArrayNested),
+        any::<usize>().prop_map(Edit::ArrayRemove),
+        (0usize..3, any::<i64>()).prop_map(|(k, v)| Edit::MapSet(k, v)),
+        (0usize..3, word).prop_map(|(k, w)| Edit::MapText(k, w)),
+        (any::<usize>(), word).prop_map(|(p, w)| Edit::Paragraph(p, w)),
+        (any::<usize>(), any::<i64>()).prop_map(|(p, v)| Edit::Attribute(p, v)),
+        (any::<usize>(), word).prop_map(|(p, w)| Edit::ParagraphType(p, w)),
+        any::<usize>().prop_map(Edit::ParagraphRemove),
+    ]
+}
+
+fn apply_edit(doc: &Doc, edit: &Edit) {
+    const KEYS: [&str; 3] = ["a", "b", "c"];
+    let mut txn = doc.transact_mut();
+    let text = txn.get_or_insert_text("text");
+    let array = txn.get_or_insert_array("array");
+    let map = txn.get_or_insert_map("map");
+    let xml = txn.get_or_insert_xml_fragment("xml");
+    let text_len = text.len(&txn);
+    let array_len = array.len(&txn);
+    let xml_len = xml.len(&txn);
+    let paragraph = |txn: &weft_protocol::yrs::TransactionMut, at: usize| {
+        if xml_len == 0 {
+            return None;
+        }
+        match xml.get(txn, at as u32 % xml_len) {
+            Some(weft_protocol::yrs::XmlOut::Element(p)) => Some(p),
+            _ => None,
+        }
+    };
+    match edit {
+        Edit::Type(at, w) => text.insert(&mut txn, *at as u32 % (text_len + 1), w),
+        Edit::Delete(at, n) if text_len > 0 => {
+            let at = *at as u32 % text_len;
+            text.remove_range(&mut txn, at, (*n as u32).min(text_len - at));
+        }
+        Edit::ArrayPush(v) => {
+            array.push_back(&mut txn, *v);
+        }
+        Edit::ArrayNested(at) => {
+            let nested = array.insert(
+                &mut txn,
+                *at as u32 % (array_len + 1),
+                ArrayPrelim::default(),
+            );
+            nested.push_back(&mut txn, MapPrelim::from([("k", Any::from(1))]));
+        }
+        Edit::ArrayRemove(at) if array_len > 0 => array.remove(&mut txn, *at as u32 % array_len),
+        Edit::MapSet(k, v) => {
+            map.insert(&mut txn, KEYS[*k], *v);
+        }
+        Edit::MapText(k, w) => {
+            map.insert(&mut txn, KEYS[*k], TextPrelim::new(w.as_str()));
+        }
+        Edit::Paragraph(at, w) => {
+            let p = xml.insert(
+                &mut txn,
+                *at as u32 % (xml_len + 1),
+                XmlElementPrelim::empty("paragraph"),
+            );
+            p.push_back(&mut txn, XmlTextPrelim::new(w.as_str()));
+        }
+        Edit::Attribute(at, v) => {
+            if let Some(p) = paragraph(&txn, *at) {
+                p.insert_attribute(&mut txn, "indent", Any::from(*v));
+            }
+        }
+        Edit::ParagraphType(at, w) => {
+            if let Some(p) = paragraph(&txn, *at)
+                && let Some(weft_protocol::yrs::XmlOut::Text(t)) = p.get(&txn, 0)
+            {
+                let len = t.len(&txn);
+                t.insert(&mut txn, len / 2, w);
+            }
+        }
+        Edit::ParagraphRemove(at) if xml_len > 0 => xml.remove(&mut txn, *at as u32 % xml_len),
+        Edit::Delete(..) | Edit::ArrayRemove(_) | Edit::ParagraphRemove(_) => {}
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Three editors edit concurrently and sync now and then; the server receives each
+    /// editor's updates in order as a client sends them, and every one passes and is recorded.
+    /// A second server rebuilt from the first one's state accepts the editors' final diffs as
+    /// another node's sync replies.
+    #[test]
+    fn every_update_honest_editors_make_passes(
+        steps in proptest::collection::vec((0usize..3, edit(), any::<bool>()), 1..60),
+    ) {
+        let editors: Vec<Doc> = (0..3)
+            .map(|i| Doc::with_options(Options::with_client_id(ClientID::new(100 + i as u64))))
+            .collect();
+        let server = Doc::new();
+        let mut parents = ItemParents::of_doc(&server).unwrap();
+        for (who, edit, sync) in &steps {
+            let editor = &editors[*who];
+            let before = editor.transact().state_vector();
+            apply_edit(editor, edit);
+            let update = editor.transact().encode_diff_v1(&before);
+            offer(&server, &mut parents, &update, Client)
+                .map_err(|e| TestCaseError::fail(format!("{edit:?}: {e}")))?;
+            if *sync {
+                // The editor pulls what it lacks from the server (as after a reconnect).
+                let diff = server.transact().encode_diff_v1(&editor.transact().state_vector());
+                editor.transact_mut().apply_update(Update::decode_v1(&diff).unwrap()).unwrap();
+            }
+        }
+        let second = Doc::new();
+        second.transact_mut().apply_update(Update::decode_v1(&state(&server)).unwrap()).unwrap();
+        let mut second_parents = ItemParents::of_doc(&second).unwrap();
+        for editor in &editors {
+            let diff = editor.transact().encode_diff_v1(&StateVector::default());
+            offer(&second, &mut second_parents, &diff, Node)
+                .map_err(|e| TestCaseError::fail(format!("full state as a node: {e}")))?;
+            offer(&second, &mut second_parents, &diff, Client)
+                .map_err(|e| TestCaseError::fail(format!("full state as a client: {e}")))?;
+        }
+    }
+}
