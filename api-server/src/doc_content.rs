@@ -187,10 +187,11 @@ pub async fn state(
 }
 
 /// Refuses (422) an update the collab tier would refuse against the stored document: one that
-/// nests shared types deeper than it accepts, or whose item straddles the document's clock for
+/// nests shared types deeper than it accepts, whose item straddles the document's clock for
 /// its client while depending on content the document does not have
 /// ([`weft_protocol::check_update_against`]; applying it would let the document's encoding claim
-/// more than its state vector).
+/// more than its state vector), or whose item is inserted between items of two different types
+/// or next to content the document lacks ([`weft_protocol::ItemParents`]).
 async fn check_against_document(
     state: &AppState,
     doc: Uuid,
@@ -204,6 +205,9 @@ async fn check_against_document(
         let txn = weft_protocol::yrs::Transact::transact(&ydoc);
         let known = weft_protocol::yrs::ReadTxn::state_vector(&txn);
         weft_protocol::check_update_against(&update, &known, weft_protocol::Sender::Client)
+            .map_err(|e| e.to_string())?;
+        weft_protocol::ItemParents::of_doc(&ydoc)
+            .and_then(|parents| parents.check(&update, &known, weft_protocol::Sender::Client))
             .map_err(|e| e.to_string())?;
         match shape {
             Some(shape) => weft_protocol::check_nesting(&txn, &[&shape]).map_err(|e| e.to_string()),

@@ -7,6 +7,7 @@ use crate::pending::Batch;
 use crate::pending::PendingLog;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use weft_protocol::ItemParents;
 use weft_protocol::yrs::updates::decoder::Decode;
 use weft_protocol::yrs::{Doc, ReadTxn, Transact, Update};
 use weft_storage::docs::{StoredDoc, apply_parts};
@@ -18,6 +19,8 @@ impl Room {
         {
             let mut state = lock(&self.state);
             apply_parts(state.awareness.doc(), stored.parts()).map_err(|e| e.to_string())?;
+            state.parents =
+                ItemParents::of_doc(state.awareness.doc()).map_err(|e| e.to_string())?;
             let log: Vec<usize> = stored.log.iter().map(|(_, row)| row.len()).collect();
             self.size_loaded(&mut state, stored.snapshot.as_ref().map(Vec::len), &log);
         }

@@ -35,8 +35,8 @@ use weft_protocol::yrs::sync::{Awareness, AwarenessUpdate};
 use weft_protocol::yrs::updates::encoder::Encode;
 use weft_protocol::yrs::{ClientID, Doc, ReadTxn, StateVector, Transact, Update};
 use weft_protocol::{
-    Body, DecodeError, Message, NestingError, UpdateShape, check_nesting, decode_frame,
-    decode_update, read_type_shape,
+    Body, DecodeError, ItemParents, Message, NestingError, UpdateShape, check_nesting,
+    decode_frame, decode_update, read_type_shape,
 };
 
 /// Why a frame was refused; the connection that sent it is closed, the room goes on.
@@ -82,6 +82,8 @@ struct RoomState {
     remote: remote::RemoteState,
     /// The document's size against its limit.
     size: size_limit::SizeBudget,
+    /// Which type each item of the document lies in, to check updates' origins against.
+    parents: ItemParents,
 }
 
 /// Whether the room's stored state is in memory yet.
@@ -158,6 +160,7 @@ impl Room {
                 pending: PendingLog::default(),
                 remote: remote::RemoteState::default(),
                 size: size_limit::SizeBudget::new(persist.max_document_bytes),
+                parents: ItemParents::default(),
             }),
             metrics,
             persist,
@@ -318,6 +321,12 @@ impl Room {
                 // `check_update_against`).
                 let known = state.awareness.doc().transact().state_vector();
                 weft_protocol::check_update_against(&raw, &known, weft_protocol::Sender::Client)?;
+                // ...and one whose items' origins lie where no Yjs client puts them, which yrs
+                // integrates differently from the document's own encoding (see
+                // `weft_protocol::item_parents`).
+                let additions = state
+                    .parents
+                    .check(&raw, &known, weft_protocol::Sender::Client)?;
                 self.admit_update(state, &update, &raw)?;
                 let relay = guarded(&self.name, || {
                     let doc = state.awareness.doc();
@@ -337,6 +346,7 @@ impl Room {
                         self.poison(state, Some(from));
                     }
                 })?;
+                state.parents.record(additions);
                 if relay {
                     state.size.applied(raw.len());
                     let raw = Bytes::from(raw);

@@ -251,12 +251,20 @@ impl Room {
     /// through the bus task with the room's lock held.
     fn apply_remote_update(&self, state: &mut RoomState, update: Update, raw: Vec<u8>) -> bool {
         let known = state.awareness.doc().transact().state_vector();
-        if let Err(e) =
+        let checked =
             weft_protocol::check_update_against(&raw, &known, weft_protocol::Sender::Node)
-        {
-            tracing::warn!(doc = self.name, error = %e, "a bus update was refused");
-            return false;
-        }
+                .and_then(|()| {
+                    state
+                        .parents
+                        .check(&raw, &known, weft_protocol::Sender::Node)
+                });
+        let additions = match checked {
+            Ok(additions) => additions,
+            Err(e) => {
+                tracing::warn!(doc = self.name, error = %e, "a bus update was refused");
+                return false;
+            }
+        };
         let outcome = guarded(&self.name, || {
             let doc = state.awareness.doc();
             let mut txn = doc.transact_mut();
@@ -282,6 +290,7 @@ impl Room {
                 return false;
             }
         };
+        state.parents.record(additions);
         // Accepted by its node: counted towards the size limit (pending blocks too), never
         // refused here.
         state.size.applied(raw.len());

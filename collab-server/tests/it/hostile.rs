@@ -206,3 +206,64 @@ async fn an_item_straddling_a_known_clock_with_an_unknown_parent_is_refused() {
     assert_eq!(sv(&other), sv(&author));
     assert_eq!(fresh.text(), author.text());
 }
+
+/// Found by libFuzzer (`fuzz/corpus/yrs_update/regress-origins-in-two-types`): an item
+/// inserted between an item of one text and an item of another type. yrs takes its parent
+/// from one origin and links it into both types, so the document no longer matches its own
+/// encoding (a version restore of it came out wrong). The room refuses it before applying
+/// anything: the sender is closed with 1007 and everyone else goes on with the document as it
+/// was.
+#[tokio::test]
+async fn an_item_between_items_of_two_types_is_refused() {
+    use weft_protocol::yrs::encoding::write::Write;
+    let server = TestServer::start().await;
+    let (mut a, mut b, url) = healthy_room(&server, "two-types").await;
+    let author = a.doc.client_id().get();
+
+    // One item of client 77 at `clock`, placed as `placement` says, holding `s`.
+    let item = |clock: u32, placement: &dyn Fn(&mut Vec<u8>), s: &str| {
+        let mut u = Vec::new();
+        u.write_var(1u32);
+        u.write_var(1u32);
+        u.write_var(77u64);
+        u.write_var(clock);
+        placement(&mut u);
+        u.write_string(s);
+        u.write_var(0u32);
+        u
+    };
+    let mut offender = Client::join(&url).await;
+    // Its own root text `notes` (77:0–2): an honest update.
+    let notes = item(
+        0,
+        &|u| {
+            u.push(4);
+            u.write_var(1u32);
+            u.write_string("notes");
+        },
+        "abc",
+    );
+    offender.send(Message::Update(notes)).await;
+    // Between the third character of the shared text and 77:1 of `notes`.
+    let forged = item(
+        3,
+        &|u| {
+            u.push(0xc4);
+            u.write_var(author);
+            u.write_var(2u32);
+            u.write_var(77u64);
+            u.write_var(1u32);
+        },
+        "X",
+    );
+    offender.send(Message::Update(forged)).await;
+    assert_eq!(offender.close_code().await, Some(1007));
+    let reason = offender.closed.clone().flatten().unwrap().reason;
+    assert!(reason.contains("two different shared types"), "{reason}");
+
+    room_still_works(&mut a, &mut b, &url).await;
+    let fresh = Client::join(&url).await;
+    let notes = fresh.doc.get_or_insert_text("notes");
+    use weft_protocol::yrs::{GetString, Transact};
+    assert_eq!(notes.get_string(&fresh.doc.transact()), "abc");
+}
