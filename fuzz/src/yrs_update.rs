@@ -8,7 +8,9 @@
 
 use crate::fixture::{base_state, check_doc, doc_with_content};
 use weft_protocol::yrs::{Doc, ReadTxn, Transact};
-use weft_protocol::{Sender, check_update_against, decode_update, doc_to_json, restore_update};
+use weft_protocol::{
+    ItemParents, Sender, check_update_against, decode_update, doc_to_json, restore_update,
+};
 
 pub fn yrs_update(data: &[u8]) {
     let Ok(update) = decode_update(data) else {
@@ -37,10 +39,14 @@ pub fn yrs_update(data: &[u8]) {
 }
 
 /// What a room checks before applying a decoded update from `sender`: that it fits the
-/// document's state (`check_update_against`); false when the room would refuse it.
+/// document's state (`check_update_against`) and that its items' origins lie where Yjs puts
+/// them (`ItemParents::check`); false when the room would refuse it.
 pub(crate) fn acceptable(doc: &Doc, raw: &[u8], sender: Sender) -> bool {
     let state = doc.transact().state_vector();
-    check_update_against(raw, &state, sender).is_ok()
+    let Ok(parents) = ItemParents::of_doc(doc) else {
+        panic!("the index of a document's own state could not be built");
+    };
+    check_update_against(raw, &state, sender).is_ok() && parents.check(raw, &state, sender).is_ok()
 }
 
 /// Applies `update` to `doc`; false when yrs refused it (a refusal is fine, a panic is not).
