@@ -18,7 +18,8 @@
 //! of one client with the same parent, built from the document's encoded state when it is
 //! loaded and extended by every update applied after [`ItemParents::check`] passed it. An
 //! update is refused when one of its items names two origins that do not lie side by side in
-//! one sequence, or (from a client) names an origin the document does not have at all.
+//! one sequence; an item whose origin has not arrived yet is checked by the update that brings
+//! it, before yrs integrates the two together.
 
 use crate::message::DecodeError;
 use crate::update_scan::{Id, NamedParent, Sender, for_each_block};
@@ -71,12 +72,30 @@ pub struct ItemParents {
     clients: HashMap<u64, Vec<Run>>,
     parents: Vec<Parent>,
     interned: HashMap<Parent, u32>,
+    /// Items with two origins that arrived before one of them (yrs keeps them pending),
+    /// checked when it comes.
+    deferred: Vec<Deferred>,
 }
+
+/// An item waiting for one of its origins.
+#[derive(Debug, Clone, Copy)]
+struct Deferred {
+    id: Id,
+    left: Id,
+    right: Id,
+}
+
+/// Items that may wait for an origin at once; past it an update adding one is refused.
+const MAX_DEFERRED: usize = 4096;
 
 /// What a checked update adds to the index, for [`ItemParents::record`] once yrs applied it.
 #[derive(Debug, Default)]
 pub struct Additions {
     runs: Vec<(u64, u32, u32, Found)>,
+    /// Waiting items this update lets yrs integrate (checked).
+    settled: Vec<Id>,
+    /// Items of this update left waiting for an origin.
+    deferred: Vec<Deferred>,
 }
 
 /// What is known of an item's parent while checking.
@@ -114,20 +133,29 @@ impl ItemParents {
         Ok(index)
     }
 
-    /// The index of `doc` as it is now.
+    /// The index of `doc` as it is now, including what yrs keeps pending (its encoded state
+    /// leaves that out, but integrates it once the rest arrives).
     pub fn of_doc(doc: &yrs::Doc) -> Result<ItemParents, DecodeError> {
+        use yrs::updates::encoder::Encode;
         use yrs::{ReadTxn, Transact};
-        let state = doc
-            .transact()
-            .encode_state_as_update_v1(&StateVector::default());
-        ItemParents::from_state(&state)
+        let txn = doc.transact();
+        let state = txn.encode_state_as_update_v1(&StateVector::default());
+        let mut index = ItemParents::from_state(&state)?;
+        if let Some(pending) = txn.store().pending_update() {
+            let additions =
+                index.resolve(&pending.update.encode_v1(), &txn.state_vector(), None)?;
+            index.record(additions);
+        }
+        Ok(index)
     }
 
     /// Checks a v1 update (already accepted by `check_update_against`) against the document
     /// whose state vector is `known`: refuses an item whose origins lie in two different types
-    /// or in a map's entries, and, from a client, an item with two origins one of which the
-    /// document does not have (yrs would keep it pending and integrate it unchecked later).
-    /// Returns what to [`record`](Self::record) once yrs has applied the update.
+    /// or beside a map entry, whether it is new or was waiting for an origin this update
+    /// brings. An item whose origin the document lacks waits (yrs keeps it pending); from a
+    /// client, only the client's own content may be missing (what it typed offline and sends
+    /// with its sync reply), and at most [`MAX_DEFERRED`] items wait at once. Returns what to
+    /// [`record`](Self::record) once yrs has applied the update.
     pub fn check(
         &self,
         update: &[u8],
@@ -139,6 +167,10 @@ impl ItemParents {
 
     /// Adds what a checked update brought, once yrs applied it.
     pub fn record(&mut self, additions: Additions) {
+        if !additions.settled.is_empty() {
+            self.deferred.retain(|d| !additions.settled.contains(&d.id));
+        }
+        self.deferred.extend(additions.deferred);
         for (owner, start, end, found) in additions.runs {
             let what = match found {
                 Found::In(parent) => Recorded::In(self.intern(parent)),
@@ -226,18 +258,60 @@ impl ItemParents {
         for i in 0..news.len() {
             self.settle(i, &news, &by_client, &mut found);
         }
-        let lookup =
-            |id: Id, found: &[Option<Found>]| -> Found { self.find(id, &news, &by_client, found) };
+        let follow = |id: Id| self.follow(id, &news, &by_client, &found);
         let mut additions = Additions::default();
+        // Items that came before one of their origins: whatever this update brings, yrs
+        // integrates them with it, so they are checked now.
+        for d in &self.deferred {
+            match (follow(d.left), follow(d.right)) {
+                (Found::In(l), Found::In(r)) => {
+                    if sender.is_some() {
+                        check_pair(d.id, &l, &r)?;
+                    }
+                    additions.settled.push(d.id);
+                }
+                (Found::Collected, _) | (_, Found::Collected) => additions.settled.push(d.id),
+                _ => {}
+            }
+        }
         for (i, n) in news.iter().enumerate() {
-            if let (Some(sender), Some(left), Some(right)) = (sender, n.origin, n.right_origin) {
-                check_origins(
-                    n,
-                    lookup(left, &found),
-                    lookup(right, &found),
-                    sender,
-                    |id| self.follow(id, &news, &by_client, &found),
-                )?;
+            if let (Some(left), Some(right)) = (n.origin, n.right_origin) {
+                let id = (n.owner, n.start);
+                match (follow(left), follow(right)) {
+                    (Found::In(l), Found::In(r)) => {
+                        if sender.is_some() {
+                            check_pair(id, &l, &r)?;
+                        }
+                    }
+                    (Found::Collected, _) | (_, Found::Collected) => {}
+                    (l, r) => {
+                        let waiting = self.deferred.len() + additions.deferred.len();
+                        for missing in [l, r].into_iter().filter_map(|f| match f {
+                            Found::Missing(m) => Some(m),
+                            _ => None,
+                        }) {
+                            // An honest client lacks nothing the server has but may send an
+                            // edit before the sync reply holding what it typed offline: only
+                            // its own content may be missing.
+                            if sender == Some(Sender::Client) && missing.0 != n.owner {
+                                return Err(refused(format!(
+                                    "item {}:{} lies next to {}:{}, which the document lacks",
+                                    id.0, id.1, missing.0, missing.1
+                                )));
+                            }
+                        }
+                        if waiting >= MAX_DEFERRED {
+                            if sender.is_some() {
+                                return Err(refused(format!(
+                                    "more than {MAX_DEFERRED} items wait for content the \
+                                     document lacks"
+                                )));
+                            }
+                        } else {
+                            additions.deferred.push(Deferred { id, left, right });
+                        }
+                    }
+                }
             }
             let what = found[i].clone().unwrap_or(Found::Collected);
             additions.runs.push((n.owner, n.start, n.end, what));
@@ -397,31 +471,6 @@ impl ItemParents {
         blocks.get(at).copied().filter(|&j| news[j].start <= clock)
     }
 
-    /// What is known of the parent of `id`, in the document or in the update.
-    fn find(
-        &self,
-        id: Id,
-        news: &[New],
-        by_client: &HashMap<u64, Vec<usize>>,
-        found: &[Option<Found>],
-    ) -> Found {
-        if let Some(recorded) = self.recorded(id) {
-            return match recorded {
-                Recorded::In(p) => Found::In(self.parents[p as usize].clone()),
-                Recorded::Collected => Found::Collected,
-                Recorded::Via(_) => Found::Via(id),
-            };
-        }
-        match self.locate(id, news, by_client) {
-            Some(j) => match &found[j] {
-                Some(Found::In(p)) => Found::In(p.clone()),
-                Some(Found::Collected) => Found::Collected,
-                _ => Found::Via(id),
-            },
-            None => Found::Missing(id),
-        }
-    }
-
     /// Follows items that came in pending to the parent they inherit, at most [`MAX_HOPS`].
     fn follow(
         &self,
@@ -441,6 +490,7 @@ impl ItemParents {
                         Some(Found::In(p)) => return Found::In(p.clone()),
                         Some(Found::Collected) => return Found::Collected,
                         Some(Found::Via(origin)) if *origin != id => *origin,
+                        Some(Found::Missing(missing)) => return Found::Missing(*missing),
                         _ => return Found::Missing(id),
                     },
                     None => return Found::Missing(id),
@@ -452,44 +502,20 @@ impl ItemParents {
     }
 }
 
-/// Refuses new block `n` when its two origins do not lie in one sequence (see the module
-/// docs); `follow` resolves an origin that came in pending.
-fn check_origins(
-    n: &New,
-    left: Found,
-    right: Found,
-    sender: Sender,
-    follow: impl Fn(Id) -> Found,
-) -> Result<(), DecodeError> {
-    let settle = |f: Found| match f {
-        Found::Via(id) => follow(id),
-        other => other,
-    };
-    let (left, right) = (settle(left), settle(right));
-    match (&left, &right) {
-        (Found::In(l), Found::In(r)) => {
-            if l.branch != r.branch {
-                return Err(refused(format!(
-                    "item {}:{} lies between two different shared types",
-                    n.owner, n.start
-                )));
-            }
-            if l.key.is_some() || r.key.is_some() {
-                return Err(refused(format!(
-                    "item {}:{} has a right origin beside a map entry",
-                    n.owner, n.start
-                )));
-            }
-            Ok(())
-        }
-        (Found::Missing(id), _) | (_, Found::Missing(id)) if sender == Sender::Client => {
-            Err(refused(format!(
-                "item {}:{} lies next to {}:{}, which the document lacks",
-                n.owner, n.start, id.0, id.1
-            )))
-        }
-        // Collected neighbours (yrs drops them as origins), or another node's update whose
-        // dependencies are still on their way: that node checked it against its own copy.
-        _ => Ok(()),
+/// Refuses item `id` whose origins lie in `left` and `right` unless they are two neighbours
+/// in one sequence (see the module docs).
+fn check_pair(id: Id, left: &Parent, right: &Parent) -> Result<(), DecodeError> {
+    if left.branch != right.branch {
+        return Err(refused(format!(
+            "item {}:{} lies between two different shared types",
+            id.0, id.1
+        )));
     }
+    if left.key.is_some() || right.key.is_some() {
+        return Err(refused(format!(
+            "item {}:{} has a right origin beside a map entry",
+            id.0, id.1
+        )));
+    }
+    Ok(())
 }
