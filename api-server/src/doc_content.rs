@@ -191,7 +191,7 @@ pub async fn state(
 /// its client while depending on content the document does not have
 /// ([`weft_protocol::check_update_against`]; applying it would let the document's encoding claim
 /// more than its state vector), or whose item is inserted between items of two different types
-/// or next to content the document lacks ([`weft_protocol::ItemParents`]).
+/// or beside a map entry ([`weft_protocol::ItemParents`]).
 async fn check_against_document(
     state: &AppState,
     doc: Uuid,

@@ -6,13 +6,13 @@
 //! makes an item whose two origins lie in different shared types, or in a map's keyed entries:
 //! a sequence item is inserted between two neighbours of one sequence, a map entry has no right
 //! origin. A forged item can. yrs 0.28 then takes the parent from the left origin but the map
-//! key from the right one, and links the item into both neighbours' lists. The document ends
-//! up with an item that is half sequence element, half map entry, whose neighbour pointers
-//! cross from one type into another; when that other type is deleted, yrs's garbage collector
-//! walks those pointers into the first type and frees items it still links to. A copy rebuilt
-//! from the document's encoding (a compaction, a joiner, a version restore) integrates the
-//! same item differently, so the document and its copies disagree (found by libFuzzer: after a
-//! 44-byte update, restoring an earlier version left a text root reading as a map).
+//! key from the right one (`integrate_item` copies `parent_sub` from either neighbour): the
+//! item sits in a text's sequence yet counts as a map entry, and every item later inserted
+//! after it inherits that key, becomes the text's entry under it and deletes its left neighbour
+//! as an overwritten value. A copy rebuilt from the document's encoding, where the right origin
+//! has since been collected, reads the item as plain text, so the document and its copies
+//! disagree (found by libFuzzer: after a 44-byte update, restoring an earlier version left a
+//! text root reading as a map).
 //!
 //! yrs does not expose an item's parent, so this index records it: runs of consecutive clocks
 //! of one client with the same parent, built from the document's encoded state when it is
