@@ -86,7 +86,7 @@ struct Deferred {
 }
 
 /// Items that may wait for an origin at once; past it an update adding one is refused.
-const MAX_DEFERRED: usize = 4096;
+const MAX_DEFERRED: usize = 1024;
 
 /// What a checked update adds to the index, for [`ItemParents::record`] once yrs applied it.
 #[derive(Debug, Default)]
