@@ -154,7 +154,7 @@ impl ItemParents {
     /// or beside a map entry, whether it is new or was waiting for an origin this update
     /// brings. An item whose origin the document lacks waits (yrs keeps it pending); from a
     /// client, only the client's own content may be missing (what it typed offline and sends
-    /// with its sync reply), and at most [`MAX_DEFERRED`] items wait at once. Returns what to
+    /// with its sync reply), and at most 1,024 items wait at once. Returns what to
     /// [`record`](Self::record) once yrs has applied the update.
     pub fn check(
         &self,
