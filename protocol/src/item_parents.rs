@@ -23,7 +23,7 @@
 
 use crate::message::DecodeError;
 use crate::update_scan::{Id, NamedParent, Sender, for_each_block};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use yrs::StateVector;
 use yrs::encoding::read::Cursor;
@@ -75,6 +75,12 @@ pub struct ItemParents {
     /// Items with two origins that arrived before one of them (yrs keeps them pending),
     /// checked when it comes.
     deferred: Vec<Deferred>,
+    /// Where the runs recorded as [`Recorded::Via`] start, in arrival order: each is given its
+    /// parent once its origin's is known, so that no lookup follows a chain of them.
+    waiting: Vec<Id>,
+    /// Clients whose content some deferred or waiting item lacks: only an update holding one
+    /// of them can settle anything, so only such an update looks at those lists.
+    awaited: HashSet<u64>,
 }
 
 /// An item waiting for one of its origins.
@@ -85,8 +91,10 @@ struct Deferred {
     right: Id,
 }
 
-/// Items that may wait for an origin at once; past it an update adding one is refused.
+/// Items that may wait for an origin at once (with two origins, and in all); past it a
+/// client's update adding one is refused.
 const MAX_DEFERRED: usize = 1024;
+const MAX_WAITING: usize = 4096;
 
 /// What a checked update adds to the index, for [`ItemParents::record`] once yrs applied it.
 #[derive(Debug, Default)]
@@ -96,6 +104,10 @@ pub struct Additions {
     settled: Vec<Id>,
     /// Items of this update left waiting for an origin.
     deferred: Vec<Deferred>,
+    /// Clients whose content those lack.
+    awaited: Vec<u64>,
+    /// Whether the update holds content of an awaited client (see [`ItemParents::awaited`]).
+    settles: bool,
 }
 
 /// What is known of an item's parent while checking.
@@ -171,6 +183,7 @@ impl ItemParents {
             self.deferred.retain(|d| !additions.settled.contains(&d.id));
         }
         self.deferred.extend(additions.deferred);
+        self.awaited.extend(additions.awaited);
         for (owner, start, end, found) in additions.runs {
             let what = match found {
                 Found::In(parent) => Recorded::In(self.intern(parent)),
@@ -178,6 +191,45 @@ impl ItemParents {
                 Found::Via(id) | Found::Missing(id) => Recorded::Via(id),
             };
             self.insert(owner, start, end, what);
+        }
+        if additions.settles {
+            self.resolve_waiting();
+        }
+        if self.deferred.is_empty() && self.waiting.is_empty() {
+            self.awaited.clear();
+        }
+    }
+
+    /// Gives every run that waited for its origin's parent that parent, once known.
+    fn resolve_waiting(&mut self) {
+        let no_news = HashMap::new();
+        loop {
+            let mut progress = false;
+            let mut still = Vec::new();
+            for id in std::mem::take(&mut self.waiting) {
+                let Some(Recorded::Via(origin)) = self.recorded(id) else {
+                    continue;
+                };
+                let what = match self.follow(origin, &[], &no_news, &[]) {
+                    Found::In(parent) => Recorded::In(self.intern(parent)),
+                    Found::Collected => Recorded::Collected,
+                    _ => {
+                        still.push(id);
+                        continue;
+                    }
+                };
+                if let Some(run) = self.clients.get_mut(&id.0).and_then(|runs| {
+                    let at = runs.partition_point(|r| r.end <= id.1);
+                    runs.get_mut(at)
+                }) {
+                    run.what = what;
+                }
+                progress = true;
+            }
+            self.waiting = still;
+            if !progress || self.waiting.is_empty() {
+                return;
+            }
         }
     }
 
@@ -225,6 +277,9 @@ impl ItemParents {
                             },
                         );
                         at += 1;
+                        if matches!(what, Recorded::Via(_)) {
+                            self.waiting.push((owner, from));
+                        }
                     }
                     from = to;
                 }
@@ -255,14 +310,23 @@ impl ItemParents {
             by_client.entry(n.owner).or_default().push(i);
         }
         let mut found: Vec<Option<Found>> = vec![None; news.len()];
+        let mut visiting = vec![false; news.len()];
         for i in 0..news.len() {
-            self.settle(i, &news, &by_client, &mut found);
+            self.settle(i, &news, &by_client, &mut found, &mut visiting);
         }
         let follow = |id: Id| self.follow(id, &news, &by_client, &found);
-        let mut additions = Additions::default();
+        let mut additions = Additions {
+            settles: news.iter().any(|n| self.awaited.contains(&n.owner)),
+            ..Additions::default()
+        };
         // Items that came before one of their origins: whatever this update brings, yrs
         // integrates them with it, so they are checked now.
-        for d in &self.deferred {
+        let deferred: &[Deferred] = if additions.settles {
+            &self.deferred
+        } else {
+            &[]
+        };
+        for d in deferred {
             match (follow(d.left), follow(d.right)) {
                 (Found::In(l), Found::In(r)) => {
                     if sender.is_some() {
@@ -274,6 +338,7 @@ impl ItemParents {
                 _ => {}
             }
         }
+        let mut waiting = self.waiting.len();
         for (i, n) in news.iter().enumerate() {
             if let (Some(left), Some(right)) = (n.origin, n.right_origin) {
                 let id = (n.owner, n.start);
@@ -285,11 +350,12 @@ impl ItemParents {
                     }
                     (Found::Collected, _) | (_, Found::Collected) => {}
                     (l, r) => {
-                        let waiting = self.deferred.len() + additions.deferred.len();
+                        let deferred_now = self.deferred.len() + additions.deferred.len();
                         for missing in [l, r].into_iter().filter_map(|f| match f {
                             Found::Missing(m) => Some(m),
                             _ => None,
                         }) {
+                            additions.awaited.push(missing.0);
                             // An honest client lacks nothing the server has but may send an
                             // edit before the sync reply holding what it typed offline: only
                             // its own content may be missing.
@@ -300,7 +366,7 @@ impl ItemParents {
                                 )));
                             }
                         }
-                        if waiting >= MAX_DEFERRED {
+                        if deferred_now >= MAX_DEFERRED {
                             if sender.is_some() {
                                 return Err(refused(format!(
                                     "more than {MAX_DEFERRED} items wait for content the \
@@ -314,6 +380,17 @@ impl ItemParents {
                 }
             }
             let what = found[i].clone().unwrap_or(Found::Collected);
+            if let Found::Via(_) | Found::Missing(_) = what {
+                if let Found::Missing(missing) = follow((n.owner, n.start)) {
+                    additions.awaited.push(missing.0);
+                }
+                waiting += 1;
+                if sender == Some(Sender::Client) && waiting > MAX_WAITING {
+                    return Err(refused(format!(
+                        "more than {MAX_WAITING} items wait for content the document lacks"
+                    )));
+                }
+            }
             additions.runs.push((n.owner, n.start, n.end, what));
         }
         Ok(additions)
@@ -368,9 +445,9 @@ impl ItemParents {
         news: &[New],
         by_client: &HashMap<u64, Vec<usize>>,
         found: &mut [Option<Found>],
+        visiting: &mut [bool],
     ) {
         let mut stack = vec![i];
-        let mut visiting: Vec<bool> = Vec::new();
         while let Some(&top) = stack.last() {
             if found[top].is_some() {
                 stack.pop();
@@ -427,9 +504,6 @@ impl ItemParents {
             }
             match (pending, result) {
                 (Some(j), _) => {
-                    if visiting.len() < news.len() {
-                        visiting.resize(news.len(), false);
-                    }
                     if visiting[j] {
                         // Origins in a cycle: yrs never integrates these.
                         found[top] = Some(Found::Missing(n.origin.unwrap_or((n.owner, n.start))));

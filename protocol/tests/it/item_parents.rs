@@ -266,6 +266,46 @@ fn an_item_waiting_for_its_own_clients_origin_is_checked_when_that_arrives() {
 }
 
 #[test]
+fn a_long_run_of_edits_ahead_of_a_sync_reply_settles_when_it_arrives() {
+    // A reconnecting provider types on while its sync reply is on the way: each keystroke
+    // follows the last and waits for 9:0. Once 9:0 arrives every one of them is known, however
+    // long the chain (an item placed next to the last one is checked against its real parent).
+    let doc = document();
+    let mut parents = ItemParents::of_doc(&doc).unwrap();
+    for clock in 1..=200u32 {
+        let edit = items(9, clock, &[(Some((9, clock - 1)), Some((1, 2)))]);
+        offer(&doc, &mut parents, &edit, Client).unwrap();
+    }
+    offer(
+        &doc,
+        &mut parents,
+        &items(9, 0, &[(Some((1, 1)), Some((1, 2)))]),
+        Client,
+    )
+    .unwrap();
+    let body = doc.get_or_insert_text("body");
+    assert_eq!(
+        body.get_string(&doc.transact()),
+        format!("he{}llo", "x".repeat(201))
+    );
+    offer(
+        &doc,
+        &mut parents,
+        &items(6, 0, &[(Some((9, 200)), Some((1, 2)))]),
+        Client,
+    )
+    .unwrap();
+    let err = offer(
+        &doc,
+        &mut parents,
+        &items(6, 1, &[(Some((9, 200)), Some((1, 15)))]),
+        Client,
+    )
+    .unwrap_err();
+    assert!(err.contains("two different shared types"), "{err}");
+}
+
+#[test]
 fn an_index_rebuilt_from_a_documents_state_knows_every_item() {
     let doc = document();
     let mut parents = ItemParents::of_doc(&doc).unwrap();
