@@ -103,63 +103,48 @@ fn an_item_between_a_text_and_an_attribute_is_refused() {
     parents.check(&forged, &known, Node).unwrap_err();
 }
 
-#[test]
-fn an_item_between_two_texts_is_refused() {
+/// Checks, as from a client, one item 9:0 placed between `left` and `right` against the
+/// fixture document; the refusal, if any.
+fn placed(left: Id, right: Option<Id>) -> Result<(), String> {
     let doc = document();
     let parents = ItemParents::of_doc(&doc).unwrap();
     let known = doc.transact().state_vector();
-    let err = parents
-        .check(
-            &items(9, 0, &[(Some((1, 2)), Some((1, 15)))]),
-            &known,
-            Client,
-        )
-        .unwrap_err();
-    assert!(
-        err.to_string().contains("two different shared types"),
-        "{err}"
-    );
-    // Inside one XML text and its paragraph's text child: two types as well.
     parents
-        .check(
-            &items(9, 0, &[(Some((1, 11)), Some((1, 9)))]),
-            &known,
-            Client,
-        )
-        .unwrap_err();
+        .check(&items(9, 0, &[(Some(left), right)]), &known, Client)
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+#[test]
+fn an_item_between_two_texts_is_refused() {
+    let err = placed((1, 2), Some((1, 15))).unwrap_err();
+    assert!(err.contains("two different shared types"), "{err}");
+    // Inside one XML text and its paragraph's text child: two types as well.
+    placed((1, 11), Some((1, 9))).unwrap_err();
 }
 
 #[test]
 fn an_item_with_a_right_origin_beside_map_entries_is_refused() {
-    let doc = document();
-    let parents = ItemParents::of_doc(&doc).unwrap();
-    let known = doc.transact().state_vector();
     // Both origins entries of one map.
-    let err = parents
-        .check(
-            &items(9, 0, &[(Some((1, 5)), Some((1, 6)))]),
-            &known,
-            Client,
-        )
-        .unwrap_err();
-    assert!(err.to_string().contains("beside a map entry"), "{err}");
+    let err = placed((1, 5), Some((1, 6))).unwrap_err();
+    assert!(err.contains("beside a map entry"), "{err}");
     // A map entry on the left only: how Yjs overwrites a key, accepted.
-    parents
-        .check(&items(9, 0, &[(Some((1, 5)), None)]), &known, Client)
-        .unwrap();
+    placed((1, 5), None).unwrap();
+}
+
+/// The fixture document and its index after client 9 typed an "x" (9:0) into `body` between
+/// 1:1 and 1:2.
+fn typed() -> (Doc, ItemParents) {
+    let doc = document();
+    let mut parents = ItemParents::of_doc(&doc).unwrap();
+    let x = items(9, 0, &[(Some((1, 1)), Some((1, 2)))]);
+    offer(&doc, &mut parents, &x, Client).unwrap();
+    (doc, parents)
 }
 
 #[test]
 fn an_item_between_neighbours_of_one_text_is_accepted_and_recorded() {
-    let doc = document();
-    let mut parents = ItemParents::of_doc(&doc).unwrap();
-    offer(
-        &doc,
-        &mut parents,
-        &items(9, 0, &[(Some((1, 1)), Some((1, 2)))]),
-        Client,
-    )
-    .unwrap();
+    let (doc, mut parents) = typed();
     assert_eq!(
         doc.get_or_insert_text("body").get_string(&doc.transact()),
         "hexllo"
@@ -307,15 +292,7 @@ fn a_long_run_of_edits_ahead_of_a_sync_reply_settles_when_it_arrives() {
 
 #[test]
 fn an_index_rebuilt_from_a_documents_state_knows_every_item() {
-    let doc = document();
-    let mut parents = ItemParents::of_doc(&doc).unwrap();
-    offer(
-        &doc,
-        &mut parents,
-        &items(9, 0, &[(Some((1, 1)), Some((1, 2)))]),
-        Client,
-    )
-    .unwrap();
+    let (doc, _) = typed();
     // Delete the paragraph: yrs collects its content.
     {
         let xml = doc.get_or_insert_xml_fragment("xml");
