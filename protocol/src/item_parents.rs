@@ -407,7 +407,8 @@ impl ItemParents {
             if block.skip || end <= have || start == end {
                 return Ok(());
             }
-            let (start, origin) = if start < have {
+            let straddles = start < have;
+            let (start, origin) = if straddles {
                 (have, Some((owner, have - 1)))
             } else {
                 (start, block.origin)
@@ -419,6 +420,9 @@ impl ItemParents {
                 },
                 key: block.parent_sub.as_deref().map(Arc::from),
             });
+            if straddles && !block.collected {
+                self.check_trimmed(owner, have, block.right_origin, named.as_ref())?;
+            }
             news.push(New {
                 owner,
                 start,
@@ -435,6 +439,38 @@ impl ItemParents {
             Ok(())
         })?;
         Ok(news)
+    }
+
+    /// Refuses an item of `owner` that straddles `have`, the document's clock for
+    /// `owner`, when yrs's trimmed rest (which gets the origin `(owner, have - 1)`) would
+    /// integrate otherwise than its re-encoding: with that origin equal to its right origin (found
+    /// by libFuzzer: the document's own state then failed the same-origins check), or keeping a
+    /// parent it names that is not the parent of `(owner, have - 1)`, where a copy rebuilt from
+    /// the encoding puts it (found by libFuzzer through another node's update).
+    fn check_trimmed(
+        &self,
+        owner: u64,
+        have: u32,
+        right_origin: Option<Id>,
+        named: Option<&Parent>,
+    ) -> Result<(), DecodeError> {
+        let origin = (owner, have - 1);
+        if right_origin == Some(origin) {
+            return Err(refused(format!(
+                "an item of client {owner} straddles the document's clock {have} before its \
+                 own right origin"
+            )));
+        }
+        if let Some(named) = named {
+            let here = self.follow(origin, &[], &HashMap::new(), &[]);
+            if here != Found::In(named.clone()) {
+                return Err(refused(format!(
+                    "an item of client {owner} straddles the document's clock {have} and names \
+                     a parent its known part does not lie in"
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Works out the parent of new block `i` (and of the new blocks it depends on first),

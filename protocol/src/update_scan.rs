@@ -223,7 +223,9 @@ type Deps = [Option<(u64, u32)>; 3];
 /// instead. When the named parent is not the one `(owner, known - 1)` lies in (a forged item),
 /// the document and every copy of it differ (found by libFuzzer). Which parent that id lies in
 /// is not visible through yrs's API, so a client's straddling item with an explicit parent is
-/// refused outright (`explicit_parent` is false for other nodes, see [`Sender::Node`]). An
+/// refused outright (`explicit_parent` is false for other nodes, see [`Sender::Node`]; their
+/// items are held to the parent the document's item-parent index knows, see
+/// [`crate::item_parents`]). An
 /// honest client sends one only as a merge of updates the server partly has
 /// (Yjs's `mergeUpdates` squashes them); refused, a provider reconnects and its sync sends the
 /// rest trimmed at the server's clock, so nothing is lost.

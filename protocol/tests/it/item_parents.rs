@@ -532,3 +532,63 @@ proptest! {
         );
     }
 }
+
+/// An update of client 1 whose one deleted item of `len` starts at `clock`, inside what the
+/// fixture document holds (client 1 up to 17), and runs past it; placed by `placement`.
+fn straddling(clock: u32, len: u32, placement: impl Fn(&mut Vec<u8>)) -> Vec<u8> {
+    let mut u = Vec::new();
+    u.write_var(1u32);
+    u.write_var(1u32);
+    u.write_var(1u64);
+    u.write_var(clock);
+    placement(&mut u);
+    u.write_var(len);
+    u.write_var(0u32);
+    u
+}
+
+#[test]
+fn a_straddling_item_trimmed_onto_its_own_right_origin_is_refused() {
+    // Found by libFuzzer (fuzz/corpus/yrs_update/regress-straddle-before-own-right-origin):
+    // yrs gives the unknown rest of 1:10–19 the origin 1:16, which is also its right origin,
+    // and the document's own state then fails the same-origins check.
+    let doc = document();
+    let parents = ItemParents::of_doc(&doc).unwrap();
+    let known = doc.transact().state_vector();
+    let forged = straddling(10, 10, |u| {
+        u.push(0xc1);
+        for id in [9u32, 16] {
+            u.write_var(1u64);
+            u.write_var(id);
+        }
+    });
+    let err = parents.check(&forged, &known, Node).unwrap_err();
+    assert!(err.to_string().contains("its own right origin"), "{err}");
+    // Trimmed onto a known origin before another right origin: accepted.
+    let fine = straddling(15, 5, |u| {
+        u.push(0x81);
+        u.write_var(1u64);
+        u.write_var(14u32);
+    });
+    parents.check(&fine, &known, Node).unwrap();
+}
+
+#[test]
+fn another_nodes_straddling_item_must_name_the_parent_its_known_part_lies_in() {
+    // Found by libFuzzer (fuzz/corpus/bus_envelope/regress-node-straddle-named-parent-elsewhere):
+    // yrs keeps the parent a straddling item names for its unknown rest, a rebuilt copy puts the
+    // rest where its new origin (the last known clock) lies. 1:15–16 lie in `other`.
+    let doc = document();
+    let parents = ItemParents::of_doc(&doc).unwrap();
+    let known = doc.transact().state_vector();
+    let named = |root: &'static str| {
+        straddling(15, 5, move |u| {
+            u.push(0x01);
+            u.write_var(1u32);
+            u.write_string(root);
+        })
+    };
+    let err = parents.check(&named("body"), &known, Node).unwrap_err();
+    assert!(err.to_string().contains("names a parent"), "{err}");
+    parents.check(&named("other"), &known, Node).unwrap();
+}
